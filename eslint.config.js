@@ -1,0 +1,111 @@
+// @ts-check
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import { importX } from 'eslint-plugin-import-x';
+import globals from 'globals';
+
+/**
+ * Layering from DESIGN.md: which packages each package may import.
+ * `core` imports nothing of ours; `store` imports `core`; `server` imports `core` and `store`;
+ * `client` imports `core` types only; `cli` imports `client`, `core` and the server's public entry
+ * (to run `yard server`).
+ */
+const layers = {
+  core: [],
+  store: ['core'],
+  server: ['core', 'store'],
+  client: ['core'],
+  cli: ['core', 'client', 'server'],
+};
+const all = Object.keys(layers);
+
+export default tseslint.config(
+  {
+    ignores: [
+      '**/node_modules/**',
+      '**/dist/**',
+      'coverage/**',
+      '.modelyard/**',
+      'interop/**/*.py',
+      'bench/.work/**',
+      'bench/results/**',
+    ],
+  },
+  js.configs.recommended,
+  ...tseslint.configs.strictTypeChecked,
+  {
+    languageOptions: {
+      globals: { ...globals.node },
+      parserOptions: {
+        projectService: {
+          allowDefaultProject: ['eslint.config.js', 'packages/cli/bin/*.js', 'bench/*.mjs'],
+        },
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+    linterOptions: { reportUnusedDisableDirectives: 'error' },
+    plugins: { 'import-x': importX },
+    rules: {
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/switch-exhaustiveness-check': 'error',
+      '@typescript-eslint/no-non-null-assertion': 'error',
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/restrict-template-expressions': [
+        'error',
+        { allowNumber: true, allowBoolean: true, allowNullish: true },
+      ],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
+      'import-x/no-cycle': 'error',
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@modelyard/*/src', '@modelyard/*/src/*', '@modelyard/*/dist/*'],
+              message: 'Import another package through its public entry point only.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  ...Object.entries(layers).map(([pkg, allowed]) => ({
+    files: [`packages/${pkg}/src/**/*.ts`],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@modelyard/*/src', '@modelyard/*/src/*', '@modelyard/*/dist/*'],
+              message: 'Import another package through its public entry point only.',
+            },
+            ...all
+              .filter((other) => other !== pkg && !allowed.includes(other))
+              .map((other) => ({
+                group: [`@modelyard/${other}`],
+                message: `DESIGN.md layering: ${pkg} may import only ${allowed.join(', ') || 'nothing of ours'}.`,
+              })),
+            {
+              group: ['../../*/src/*', '../../../*/src/*'],
+              message: 'Relative imports may not cross package boundaries.',
+            },
+          ],
+        },
+      ],
+    },
+  })),
+  {
+    files: ['**/*.test.ts', '**/*.contract.ts', '**/test-support/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-non-null-assertion': 'off',
+    },
+  },
+  {
+    files: ['**/*.js', '**/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+  },
+);

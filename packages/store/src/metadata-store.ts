@@ -1,0 +1,229 @@
+import type {
+  DatasetInput,
+  Experiment,
+  Filter,
+  LoggedModel,
+  LoggedModelStatus,
+  Metric,
+  ModelStage,
+  ModelVersion,
+  OrderBy,
+  Param,
+  RegisteredModel,
+  Run,
+  RunInfo,
+  RunStatus,
+  Tag,
+  ViewType,
+} from '@modelyard/core';
+
+/**
+ * One page of a search. `nextOffset` is the offset of the next page, or null on the last page;
+ * the HTTP layer turns it into an opaque page token.
+ */
+export interface Page<T> {
+  items: T[];
+  nextOffset: number | null;
+}
+
+/** Paging of a search: at most `maxResults` items starting at `offset`. */
+export interface PageRequest {
+  maxResults: number;
+  offset: number;
+}
+
+export interface SearchExperimentsQuery extends PageRequest {
+  viewType: ViewType;
+  filter: Filter;
+  orderBy: OrderBy[];
+}
+
+export interface SearchRunsQuery extends PageRequest {
+  experimentIds: string[];
+  viewType: ViewType;
+  filter: Filter;
+  orderBy: OrderBy[];
+}
+
+export interface SearchLoggedModelsQuery extends PageRequest {
+  experimentIds: string[];
+  filter: Filter;
+  orderBy: OrderBy[];
+}
+
+export interface SearchRegistryQuery extends PageRequest {
+  filter: Filter;
+  orderBy: OrderBy[];
+}
+
+export interface CreateExperimentInput {
+  name: string;
+  /** Where the experiment's runs store artifacts; defaults to `<defaultArtifactRoot>/<id>`. */
+  artifactLocation?: string | undefined;
+  tags?: Tag[] | undefined;
+}
+
+export interface CreateRunInput {
+  experimentId: string;
+  userId: string;
+  runName: string;
+  startTime: number;
+  tags: Tag[];
+}
+
+export interface UpdateRunInput {
+  status?: RunStatus | undefined;
+  endTime?: number | null | undefined;
+  runName?: string | undefined;
+}
+
+export interface LogBatchInput {
+  metrics: Metric[];
+  params: Param[];
+  tags: Tag[];
+}
+
+export interface MetricHistoryBulkIntervalQuery {
+  runIds: string[];
+  metricKey: string;
+  startStep?: number | undefined;
+  endStep?: number | undefined;
+  /** The most points per run; the steps returned are spread evenly over the run's steps. */
+  maxResults: number;
+}
+
+export interface CreateLoggedModelInput {
+  experimentId: string;
+  name: string;
+  modelType?: string | undefined;
+  sourceRunId?: string | undefined;
+  params?: Param[] | undefined;
+  tags?: Tag[] | undefined;
+}
+
+export interface CreateRegisteredModelInput {
+  name: string;
+  description?: string | undefined;
+  tags?: Tag[] | undefined;
+}
+
+export interface CreateModelVersionInput {
+  name: string;
+  source: string;
+  runId?: string | undefined;
+  runLink?: string | undefined;
+  description?: string | undefined;
+  tags?: Tag[] | undefined;
+  userId?: string | undefined;
+  modelId?: string | undefined;
+  digest?: string | undefined;
+}
+
+/**
+ * The metadata store port: everything the tracking and registry services persist. Adapters:
+ * SQLite and PostgreSQL on Kysely. The contract suite in `metadata-store.contract.ts` is the
+ * executable specification; every adapter runs it.
+ *
+ * Semantics follow MLflow's SQL store. Every method is atomic: when it throws, nothing changed.
+ * Methods throw `NotFoundError` for a missing resource, `AlreadyExistsError` for a taken unique
+ * name, `InvalidStateError` when writing to a deleted experiment or run, and
+ * `InvalidParameterError` for values the semantics forbid (such as changing a logged param).
+ * Limits on sizes and lengths are checked by the caller (the service), not here.
+ */
+export interface MetadataStore {
+  /** `sqlite` or `postgres`. */
+  readonly dialect: 'sqlite' | 'postgres';
+
+  /**
+   * Applies pending schema migrations and makes sure the Default experiment (id `0`) exists.
+   * Safe to call from several processes at once.
+   */
+  migrate(): Promise<void>;
+  /** Closes connections. The store is unusable afterwards. */
+  close(): Promise<void>;
+  /** Cheap liveness check of the underlying database. */
+  ping(): Promise<void>;
+
+  // ---- experiments ----
+  /** Creates an experiment and returns its id (a decimal integer string). */
+  createExperiment(input: CreateExperimentInput): Promise<string>;
+  getExperiment(experimentId: string): Promise<Experiment>;
+  /** The experiment with this exact name (active or deleted), or null. */
+  getExperimentByName(name: string): Promise<Experiment | null>;
+  searchExperiments(query: SearchExperimentsQuery): Promise<Page<Experiment>>;
+  /** Throws `InvalidStateError` if the experiment is deleted, `AlreadyExistsError` if the name is taken. */
+  renameExperiment(experimentId: string, newName: string): Promise<void>;
+  /** Soft-deletes the experiment and its runs. The Default experiment `0` cannot be deleted. */
+  deleteExperiment(experimentId: string): Promise<void>;
+  /** Restores a deleted experiment and the runs deleted with it. */
+  restoreExperiment(experimentId: string): Promise<void>;
+  setExperimentTag(experimentId: string, tag: Tag): Promise<void>;
+  deleteExperimentTag(experimentId: string, key: string): Promise<void>;
+
+  // ---- runs ----
+  /** Creates a run with a fresh 32-hex-digit id in an active experiment. */
+  createRun(input: CreateRunInput): Promise<Run>;
+  getRun(runId: string): Promise<Run>;
+  updateRun(runId: string, input: UpdateRunInput): Promise<RunInfo>;
+  deleteRun(runId: string): Promise<void>;
+  restoreRun(runId: string): Promise<void>;
+  /**
+   * Logs metrics, params and tags in one transaction: params are immutable (re-logging the same
+   * value is allowed, a different value throws `InvalidParameterError` naming the key, old and new
+   * value), metrics append, tags are last-write-wins. The run must be active.
+   */
+  logBatch(runId: string, batch: LogBatchInput): Promise<void>;
+  deleteRunTag(runId: string, key: string): Promise<void>;
+  /** Records dataset inputs (deduplicated by experiment, name and digest) and model inputs. */
+  logInputs(runId: string, datasets: DatasetInput[], models?: { modelId: string }[]): Promise<void>;
+  logOutputs(runId: string, models: { modelId: string; step: number }[]): Promise<void>;
+  searchRuns(query: SearchRunsQuery): Promise<Page<Run>>;
+  /** Every point of one metric of one run, ordered by step, then timestamp. */
+  getMetricHistory(runId: string, metricKey: string, page: PageRequest): Promise<Page<Metric>>;
+  /** Points of one metric across runs, sampled by step as MLflow's bulk-interval endpoint does. */
+  getMetricHistoryBulkInterval(query: MetricHistoryBulkIntervalQuery): Promise<Metric[]>;
+
+  // ---- logged models (MLflow 3) ----
+  createLoggedModel(input: CreateLoggedModelInput): Promise<LoggedModel>;
+  getLoggedModel(modelId: string): Promise<LoggedModel>;
+  finalizeLoggedModel(modelId: string, status: LoggedModelStatus): Promise<LoggedModel>;
+  deleteLoggedModel(modelId: string): Promise<void>;
+  setLoggedModelTags(modelId: string, tags: Tag[]): Promise<void>;
+  deleteLoggedModelTag(modelId: string, key: string): Promise<void>;
+  logLoggedModelParams(modelId: string, params: Param[]): Promise<void>;
+  searchLoggedModels(query: SearchLoggedModelsQuery): Promise<Page<LoggedModel>>;
+
+  // ---- registered models ----
+  createRegisteredModel(input: CreateRegisteredModelInput): Promise<RegisteredModel>;
+  getRegisteredModel(name: string): Promise<RegisteredModel>;
+  renameRegisteredModel(name: string, newName: string): Promise<RegisteredModel>;
+  updateRegisteredModel(name: string, description: string): Promise<RegisteredModel>;
+  /** Deletes the model with its versions, tags and aliases (hard delete, as MLflow). */
+  deleteRegisteredModel(name: string): Promise<void>;
+  searchRegisteredModels(query: SearchRegistryQuery): Promise<Page<RegisteredModel>>;
+  /** The latest version in each of `stages` (all stages when empty). */
+  getLatestVersions(name: string, stages: ModelStage[]): Promise<ModelVersion[]>;
+  setRegisteredModelTag(name: string, tag: Tag): Promise<void>;
+  deleteRegisteredModelTag(name: string, key: string): Promise<void>;
+  setRegisteredModelAlias(name: string, alias: string, version: string): Promise<void>;
+  deleteRegisteredModelAlias(name: string, alias: string): Promise<void>;
+  getModelVersionByAlias(name: string, alias: string): Promise<ModelVersion>;
+
+  // ---- model versions ----
+  /** Creates the next version number of the model (safe under concurrent calls). */
+  createModelVersion(input: CreateModelVersionInput): Promise<ModelVersion>;
+  getModelVersion(name: string, version: string): Promise<ModelVersion>;
+  updateModelVersion(name: string, version: string, description: string): Promise<ModelVersion>;
+  /** Deletes the version and the aliases that point to it. */
+  deleteModelVersion(name: string, version: string): Promise<void>;
+  searchModelVersions(query: SearchRegistryQuery): Promise<Page<ModelVersion>>;
+  /** Moves a version to a stage; with `archiveExisting`, other versions in that stage go to Archived. */
+  transitionModelVersionStage(
+    name: string,
+    version: string,
+    stage: ModelStage,
+    archiveExisting: boolean,
+  ): Promise<ModelVersion>;
+  setModelVersionTag(name: string, version: string, tag: Tag): Promise<void>;
+  deleteModelVersionTag(name: string, version: string, key: string): Promise<void>;
+}
