@@ -6,6 +6,8 @@
 export const ERROR_CODES = {
   INVALID_PARAMETER_VALUE: { status: 400, retryable: false },
   BAD_REQUEST: { status: 400, retryable: false },
+  MALFORMED_REQUEST: { status: 400, retryable: false },
+  REQUEST_TOO_LARGE: { status: 413, retryable: false },
   INVALID_STATE: { status: 400, retryable: false },
   RESOURCE_ALREADY_EXISTS: { status: 400, retryable: false },
   RESOURCE_DOES_NOT_EXIST: { status: 404, retryable: false },

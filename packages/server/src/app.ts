@@ -1,0 +1,86 @@
+import { randomUUID } from 'node:crypto';
+import Fastify from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import type { ArtifactStore, MetadataStore } from '@modelyard/store';
+import { installErrorHandling } from './error-handler.js';
+import { parseLenientJson } from './json.js';
+import { registerMlflowArtifactRoutes } from './routes/mlflow-artifacts.js';
+import { registerMlflowRegistryRoutes } from './routes/mlflow-registry.js';
+import { registerMlflowTrackingRoutes } from './routes/mlflow-tracking.js';
+import { RegistryService } from './services/registry-service.js';
+import { TrackingService } from './services/tracking-service.js';
+import { VERSION } from './version.js';
+
+/** What the HTTP app is built from. */
+export interface AppOptions {
+  metadataStore: MetadataStore;
+  artifactStore: ArtifactStore;
+  /** Largest JSON body accepted, in bytes. */
+  bodyLimit: number;
+  /** pino log level, or false for no logging (tests). */
+  logLevel: string | false;
+}
+
+/** The services behind the routes, for callers embedding the app (tests, the CLI). */
+export interface AppServices {
+  tracking: TrackingService;
+  registry: RegistryService;
+}
+
+/**
+ * Builds the HTTP application over the given stores: MLflow-compatible REST, the artifact
+ * proxy, health and version. Does not listen; see `startServer`.
+ */
+export function buildApp(options: AppOptions): FastifyInstance & { services: AppServices } {
+  const app = Fastify({
+    logger: options.logLevel === false ? false : { level: options.logLevel },
+    bodyLimit: options.bodyLimit,
+    disableRequestLogging: true,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    keepAliveTimeout: 65_000,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1000 },
+  });
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.debug(
+      { method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime },
+      'request',
+    );
+  });
+
+  // MLflow's Python client sends NaN/Infinity as bare tokens or as strings; GETs carry no body.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    const text = (body as string).trim();
+    if (text === '') {
+      done(null, {});
+      return;
+    }
+    try {
+      done(null, parseLenientJson(text));
+    } catch (err) {
+      const error = err as Error & { statusCode?: number };
+      error.statusCode = 400;
+      error.message = `Malformed JSON request body: ${error.message}`;
+      done(error, undefined);
+    }
+  });
+
+  installErrorHandling(app);
+
+  const tracking = new TrackingService(options.metadataStore);
+  const registry = new RegistryService(options.metadataStore);
+
+  app.get('/health', async (_request, reply) => reply.type('text/plain').send('OK'));
+  app.get('/version', async (_request, reply) => reply.type('text/plain').send(VERSION));
+
+  registerMlflowTrackingRoutes(app, tracking);
+  registerMlflowRegistryRoutes(app, registry);
+  registerMlflowArtifactRoutes(app, tracking, options.artifactStore);
+
+  return Object.assign(app, { services: { tracking, registry } });
+}
