@@ -1,16 +1,13 @@
 import { defineConfig } from 'vitest/config';
 
+// Import sibling packages from their TypeScript sources, not their build output.
+const conditions = ['@modelyard/source', 'import', 'module', 'node', 'default'];
+
 export default defineConfig({
-  resolve: {
-    // Import sibling packages from their TypeScript sources, not their build output.
-    conditions: ['@modelyard/source'],
-  },
+  resolve: { conditions },
+  ssr: { resolve: { conditions } },
   test: {
-    include: [
-      'packages/*/src/**/*.test.ts',
-      'packages/*/test/**/*.test.ts',
-      'interop/**/*.test.ts',
-    ],
+    include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'interop/**/*.test.ts'],
     exclude: ['**/node_modules/**', '**/dist/**'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
