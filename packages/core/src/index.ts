@@ -1,3 +1,4 @@
 export * from './errors.js';
 export * from './entities.js';
 export * from './search-types.js';
+export * from './search-filter.js';

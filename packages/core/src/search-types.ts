@@ -40,6 +40,13 @@ export interface OrderBy {
   kind: Exclude<EntityKind, 'dataset'>;
   key: string;
   ascending: boolean;
+  /**
+   * Logged models only: order by the metric's value on this dataset (MLflow's
+   * `SearchLoggedModels` `order_by[].dataset_name`). Undefined everywhere else.
+   */
+  datasetName?: string;
+  /** Logged models only: narrows `datasetName` to one digest of it. */
+  datasetDigest?: string;
 }
 
 /** Which resource a filter is parsed for: each has its own attributes and allowed kinds. */
