@@ -2,3 +2,4 @@ export * from './errors.js';
 export * from './entities.js';
 export * from './search-types.js';
 export * from './search-filter.js';
+export * from './validation.js';
