@@ -1,2 +1,12 @@
 export type * from './metadata-store.js';
 export type * from './artifact-store.js';
+export { resolveArtifactPath, resolveArtifactFilePath } from './path-safety.js';
+export { LocalArtifactStore, LOCAL_STAGING_FOLDER } from './local-artifact-store.js';
+export { S3ArtifactStore, parseS3Uri, s3OptionsFromEnv } from './s3-artifact-store.js';
+export type { S3ArtifactStoreOptions, S3Location } from './s3-artifact-store.js';
+export { createArtifactStore, ARTIFACT_DESTINATION_FORMS } from './create-artifact-store.js';
+export { createMetadataStore } from './sql/create-metadata-store.js';
+export type { CreateMetadataStoreOptions } from './sql/create-metadata-store.js';
+export type { MetadataStoreLogger } from './sql/sql-metadata-store.js';
+export { parseStoreUri } from './sql/store-uri.js';
+export type { StoreLocation } from './sql/store-uri.js';
