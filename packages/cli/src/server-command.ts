@@ -15,7 +15,9 @@ interface ServerFlags {
 export function addServerCommand(program: Command): void {
   program
     .command('server')
-    .description('Start the Modelyard server (MLflow-compatible tracking, registry and artifact proxy).')
+    .description(
+      'Start the Modelyard server (MLflow-compatible tracking, registry and artifact proxy).',
+    )
     .option('--host <host>', 'address to listen on (MODELYARD_HOST)', undefined)
     .option('-p, --port <port>', 'port to listen on (MODELYARD_PORT)', undefined)
     .option(
@@ -26,7 +28,10 @@ export function addServerCommand(program: Command): void {
       '--artifacts-destination <dest>',
       'artifact store: a folder or s3://bucket/prefix (MODELYARD_ARTIFACTS_DESTINATION)',
     )
-    .option('--config <file>', 'JSON config file (MODELYARD_CONFIG; default ./modelyard.config.json)')
+    .option(
+      '--config <file>',
+      'JSON config file (MODELYARD_CONFIG; default ./modelyard.config.json)',
+    )
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (MODELYARD_LOG_LEVEL)')
     .addHelpText(
       'after',

@@ -7,6 +7,7 @@ import { parseLenientJson } from './json.js';
 import { registerMlflowArtifactRoutes } from './routes/mlflow-artifacts.js';
 import { registerMlflowRegistryRoutes } from './routes/mlflow-registry.js';
 import { registerMlflowTrackingRoutes } from './routes/mlflow-tracking.js';
+import { registerNativeV1Routes } from './routes/native-v1.js';
 import { RegistryService } from './services/registry-service.js';
 import { TrackingService } from './services/tracking-service.js';
 import { VERSION } from './version.js';
@@ -81,6 +82,7 @@ export function buildApp(options: AppOptions): FastifyInstance & { services: App
   registerMlflowTrackingRoutes(app, tracking);
   registerMlflowRegistryRoutes(app, registry);
   registerMlflowArtifactRoutes(app, tracking, options.artifactStore);
+  registerNativeV1Routes(app, { tracking, registry });
 
   return Object.assign(app, { services: { tracking, registry } });
 }

@@ -138,7 +138,10 @@ export function resolveConfig(
 ): ServerConfig {
   const envInput = fromEnv(env);
   const explicitFile = flags.configFile ?? envInput.configFile;
-  const fileInput = fromFile(resolve(cwd, explicitFile ?? CONFIG_FILE_NAME), explicitFile !== undefined);
+  const fileInput = fromFile(
+    resolve(cwd, explicitFile ?? CONFIG_FILE_NAME),
+    explicitFile !== undefined,
+  );
   const merged: ServerConfig = {
     ...DEFAULT_CONFIG,
     ...defined(fileInput),

@@ -36,7 +36,12 @@ export function experimentJson(e: Experiment): Json {
 }
 
 export function metricJson(m: Metric): Json {
-  const out: Json = { key: m.key, value: jsonDouble(m.value), timestamp: m.timestamp, step: m.step };
+  const out: Json = {
+    key: m.key,
+    value: jsonDouble(m.value),
+    timestamp: m.timestamp,
+    step: m.step,
+  };
   if (m.datasetName != null) out.dataset_name = m.datasetName;
   if (m.datasetDigest != null) out.dataset_digest = m.datasetDigest;
   if (m.modelId != null) out.model_id = m.modelId;
@@ -76,16 +81,21 @@ function datasetInputJson(d: DatasetInput): Json {
 export function runJson(r: Run): Json {
   const data: Json = {};
   if (r.data.metrics.length > 0) data.metrics = r.data.metrics.map(metricJson);
-  if (r.data.params.length > 0) data.params = r.data.params.map((p) => ({ key: p.key, value: p.value }));
+  if (r.data.params.length > 0)
+    data.params = r.data.params.map((p) => ({ key: p.key, value: p.value }));
   if (r.data.tags.length > 0) data.tags = tags(r.data.tags);
   const inputs: Json = {};
-  if (r.inputs.datasetInputs.length > 0) inputs.dataset_inputs = r.inputs.datasetInputs.map(datasetInputJson);
+  if (r.inputs.datasetInputs.length > 0)
+    inputs.dataset_inputs = r.inputs.datasetInputs.map(datasetInputJson);
   if (r.inputs.modelInputs.length > 0) {
     inputs.model_inputs = r.inputs.modelInputs.map((m) => ({ model_id: m.modelId }));
   }
   const outputs: Json = {};
   if (r.outputs.modelOutputs.length > 0) {
-    outputs.model_outputs = r.outputs.modelOutputs.map((m) => ({ model_id: m.modelId, step: m.step }));
+    outputs.model_outputs = r.outputs.modelOutputs.map((m) => ({
+      model_id: m.modelId,
+      step: m.step,
+    }));
   }
   return { info: runInfoJson(r.info), data, inputs, outputs };
 }
@@ -106,7 +116,8 @@ export function loggedModelJson(m: LoggedModel): Json {
       tags: tags(m.tags),
     },
     data: {
-      params: m.params.length === 0 ? undefined : m.params.map((p) => ({ key: p.key, value: p.value })),
+      params:
+        m.params.length === 0 ? undefined : m.params.map((p) => ({ key: p.key, value: p.value })),
       metrics: m.metrics.length === 0 ? undefined : m.metrics.map(metricJson),
     },
   };
@@ -138,7 +149,8 @@ export function registeredModelJson(m: RegisteredModel): Json {
     creation_timestamp: m.creationTimestamp,
     last_updated_timestamp: m.lastUpdatedTimestamp,
     description: m.description,
-    latest_versions: m.latestVersions.length === 0 ? undefined : m.latestVersions.map(modelVersionJson),
+    latest_versions:
+      m.latestVersions.length === 0 ? undefined : m.latestVersions.map(modelVersionJson),
     tags: tags(m.tags),
     aliases:
       m.aliases.length === 0

@@ -5,7 +5,8 @@ import { readDouble } from './json.js';
 const API_DOCS_HINT = 'See the API docs for more information about request parameters.';
 
 function describe(value: unknown): string {
-  const text = typeof value === 'string' ? JSON.stringify(value) : JSON.stringify(value) ?? String(value);
+  const text =
+    typeof value === 'string' ? JSON.stringify(value) : (JSON.stringify(value) ?? String(value));
   return text.length > 200 ? `${text.slice(0, 200)}...` : text;
 }
 
@@ -27,7 +28,11 @@ export function missingParameter(name: string): InvalidParameterError {
 }
 
 /** The error MLflow answers for a field of the wrong type or form. */
-export function invalidParameter(name: string, value: unknown, expected?: string): InvalidParameterError {
+export function invalidParameter(
+  name: string,
+  value: unknown,
+  expected?: string,
+): InvalidParameterError {
   const want = expected === undefined ? '' : ` Expected ${expected}.`;
   return new InvalidParameterError(
     `Invalid value ${describe(value)} for parameter '${name}' supplied. Hint: Value was of type '${typeName(value)}'.${want} ${API_DOCS_HINT}`,
@@ -47,7 +52,9 @@ export class RequestReader {
   /** Wraps a parsed body or query object; anything that is not an object reads as empty. */
   static of(raw: unknown): RequestReader {
     return new RequestReader(
-      typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {},
+      typeof raw === 'object' && raw !== null && !Array.isArray(raw)
+        ? (raw as Record<string, unknown>)
+        : {},
     );
   }
 
@@ -80,7 +87,8 @@ export class RequestReader {
   optInt(name: string): number | undefined {
     const value = this.raw(name);
     if (value === undefined || value === '') return undefined;
-    const n = typeof value === 'number' ? value : typeof value === 'string' ? Number(value.trim()) : NaN;
+    const n =
+      typeof value === 'number' ? value : typeof value === 'string' ? Number(value.trim()) : NaN;
     if (!Number.isSafeInteger(n)) throw invalidParameter(name, value, 'an integer');
     return n;
   }

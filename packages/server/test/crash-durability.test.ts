@@ -26,7 +26,12 @@ async function post(url: string, path: string, body: unknown): Promise<Record<st
 
 describe('a server killed with SIGKILL', () => {
   it('loses none of the log-batch calls it acknowledged', async () => {
-    const args = ['--backend-store-uri', `sqlite:///${join(dir, 'yard.db')}`, '--artifacts-destination', join(dir, 'a')];
+    const args = [
+      '--backend-store-uri',
+      `sqlite:///${join(dir, 'yard.db')}`,
+      '--artifacts-destination',
+      join(dir, 'a'),
+    ];
     const first = await spawnServer(args);
     const exp = await post(first.url, '/experiments/create', { name: 'crash' });
     const run = await post(first.url, '/runs/create', { experiment_id: exp.experiment_id });

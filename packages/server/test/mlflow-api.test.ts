@@ -20,12 +20,16 @@ async function newRun(experimentName: string): Promise<string> {
     start_time: 1_700_000_000_000,
   });
   expect(run.status).toBe(200);
-  return ((run.body.run as { info: { run_id: string } }).info).run_id;
+  return (run.body.run as { info: { run_id: string } }).info.run_id;
 }
 
 async function getRun(runId: string): Promise<{
   info: Record<string, unknown>;
-  data: { metrics?: { key: string; value: unknown }[]; params?: { key: string; value: string }[]; tags?: { key: string; value: string }[] };
+  data: {
+    metrics?: { key: string; value: unknown }[];
+    params?: { key: string; value: string }[];
+    tags?: { key: string; value: string }[];
+  };
 }> {
   const res = await server.call('GET', `${API}/runs/get`, { run_id: runId });
   expect(res.status).toBe(200);
@@ -39,7 +43,9 @@ describe('MLflow REST: experiments', () => {
     const id = created.body.experiment_id as string;
     const byId = await server.call('GET', `${API}/experiments/get`, { experiment_id: id });
     expect(byId.body.experiment).toMatchObject({ name: 'exp-a', lifecycle_stage: 'active' });
-    const byName = await server.call('GET', `${API}/experiments/get-by-name`, { experiment_name: 'exp-a' });
+    const byName = await server.call('GET', `${API}/experiments/get-by-name`, {
+      experiment_name: 'exp-a',
+    });
     expect((byName.body.experiment as { experiment_id: string }).experiment_id).toBe(id);
     const dup = await server.call('POST', `${API}/experiments/create`, { name: 'exp-a' });
     expect(dup.status).toBe(400);
@@ -61,7 +67,9 @@ describe('MLflow REST: experiments', () => {
   });
 
   it('serves the same API under /ajax-api', async () => {
-    const res = await server.call('GET', `/ajax-api/2.0/mlflow/experiments/get`, { experiment_id: '0' });
+    const res = await server.call('GET', `/ajax-api/2.0/mlflow/experiments/get`, {
+      experiment_id: '0',
+    });
     expect(res.status).toBe(200);
     expect(res.body.experiment).toMatchObject({ name: 'Default' });
   });
@@ -81,7 +89,9 @@ describe('MLflow REST: runs', () => {
     });
     expect(res.status).toBe(200);
     const run = await getRun(runId);
-    expect(run.data.metrics).toEqual([expect.objectContaining({ key: 'loss', value: 0.25, step: 2 })]);
+    expect(run.data.metrics).toEqual([
+      expect.objectContaining({ key: 'loss', value: 0.25, step: 2 }),
+    ]);
     expect(run.data.params).toEqual([{ key: 'lr', value: '0.01' }]);
     expect(run.data.tags).toEqual(expect.arrayContaining([{ key: 'team', value: 'vision' }]));
   });
@@ -91,7 +101,10 @@ describe('MLflow REST: runs', () => {
     const body = `{"run_id": "${runId}", "metrics": [{"key": "a", "value": NaN, "timestamp": 1, "step": 0}, {"key": "b", "value": "-Infinity", "timestamp": 1, "step": 0}, {"key": "c", "value": Infinity, "timestamp": 1, "step": 0}]}`;
     const res = await server.call('POST', `${API}/runs/log-batch`, body);
     expect(res.status).toBe(200);
-    const history = await server.call('GET', `${API}/metrics/get-history`, { run_id: runId, metric_key: 'a' });
+    const history = await server.call('GET', `${API}/metrics/get-history`, {
+      run_id: runId,
+      metric_key: 'a',
+    });
     expect((history.body.metrics as { value: unknown }[])[0]?.value).toBe('NaN');
     const run = await getRun(runId);
     const values = Object.fromEntries((run.data.metrics ?? []).map((m) => [m.key, m.value]));
@@ -100,7 +113,11 @@ describe('MLflow REST: runs', () => {
 
   it('refuses to change a logged param and writes nothing of that batch', async () => {
     const runId = await newRun('runs-param');
-    await server.call('POST', `${API}/runs/log-parameter`, { run_id: runId, key: 'depth', value: '3' });
+    await server.call('POST', `${API}/runs/log-parameter`, {
+      run_id: runId,
+      key: 'depth',
+      value: '3',
+    });
     const res = await server.call('POST', `${API}/runs/log-batch`, {
       run_id: runId,
       metrics: [{ key: 'acc', value: 0.9, timestamp: 1, step: 0 }],
@@ -118,18 +135,30 @@ describe('MLflow REST: runs', () => {
 
   it('refuses a batch over the 1000-metric limit whole', async () => {
     const runId = await newRun('runs-limit');
-    const metrics = Array.from({ length: 1001 }, (_, i) => ({ key: 'm', value: i, timestamp: 1, step: i }));
+    const metrics = Array.from({ length: 1001 }, (_, i) => ({
+      key: 'm',
+      value: i,
+      timestamp: 1,
+      step: i,
+    }));
     const res = await server.call('POST', `${API}/runs/log-batch`, { run_id: runId, metrics });
     expect(res.status).toBe(400);
     expect(res.body.error_code).toBe('INVALID_PARAMETER_VALUE');
-    const history = await server.call('GET', `${API}/metrics/get-history`, { run_id: runId, metric_key: 'm' });
+    const history = await server.call('GET', `${API}/metrics/get-history`, {
+      run_id: runId,
+      metric_key: 'm',
+    });
     expect(history.body.metrics ?? []).toEqual([]);
   });
 
   it('refuses an oversized body with 413 and writes nothing', async () => {
     const runId = await newRun('runs-oversized');
     const big = 'x'.repeat(300 * 1024);
-    const res = await server.call('POST', `${API}/runs/set-tag`, { run_id: runId, key: 'big', value: big });
+    const res = await server.call('POST', `${API}/runs/set-tag`, {
+      run_id: runId,
+      key: 'big',
+      value: big,
+    });
     expect(res.status).toBe(413);
     expect(res.body.error_code).toBe('REQUEST_TOO_LARGE');
     const run = await getRun(runId);
@@ -165,7 +194,10 @@ describe('MLflow REST: runs', () => {
       ),
     );
     expect(results.flat().every((s) => s === 200)).toBe(true);
-    const history = await server.call('GET', `${API}/metrics/get-history`, { run_id: runId, metric_key: 'w7' });
+    const history = await server.call('GET', `${API}/metrics/get-history`, {
+      run_id: runId,
+      metric_key: 'w7',
+    });
     expect((history.body.metrics as unknown[]).length).toBe(200);
   });
 
@@ -207,21 +239,30 @@ describe('MLflow artifact proxy', () => {
     const uri = run.info.artifact_uri as string;
     expect(uri).toMatch(/^mlflow-artifacts:\/\d+\/[0-9a-f]{32}\/artifacts$/);
     const base = uri.replace('mlflow-artifacts:/', '');
-    const put = await fetch(`${server.url}/api/2.0/mlflow-artifacts/artifacts/${base}/dir/hello.txt`, {
-      method: 'PUT',
-      body: 'hello world',
-      headers: { 'content-type': 'application/json' },
-    });
+    const put = await fetch(
+      `${server.url}/api/2.0/mlflow-artifacts/artifacts/${base}/dir/hello.txt`,
+      {
+        method: 'PUT',
+        body: 'hello world',
+        headers: { 'content-type': 'application/json' },
+      },
+    );
     expect(put.status).toBe(200);
     const list = await server.call('GET', `${API}/artifacts/list`, { run_id: runId });
     expect(list.body).toMatchObject({ root_uri: uri, files: [{ path: 'dir', is_dir: true }] });
     const inner = await server.call('GET', `${API}/artifacts/list`, { run_id: runId, path: 'dir' });
     expect(inner.body.files).toEqual([{ path: 'dir/hello.txt', is_dir: false, file_size: 11 }]);
-    const got = await fetch(`${server.url}/api/2.0/mlflow-artifacts/artifacts/${base}/dir/hello.txt`);
+    const got = await fetch(
+      `${server.url}/api/2.0/mlflow-artifacts/artifacts/${base}/dir/hello.txt`,
+    );
     expect(await got.text()).toBe('hello world');
-    const del = await fetch(`${server.url}/api/2.0/mlflow-artifacts/artifacts/${base}/dir`, { method: 'DELETE' });
+    const del = await fetch(`${server.url}/api/2.0/mlflow-artifacts/artifacts/${base}/dir`, {
+      method: 'DELETE',
+    });
     expect(del.status).toBe(200);
-    const gone = await fetch(`${server.url}/api/2.0/mlflow-artifacts/artifacts/${base}/dir/hello.txt`);
+    const gone = await fetch(
+      `${server.url}/api/2.0/mlflow-artifacts/artifacts/${base}/dir/hello.txt`,
+    );
     expect(gone.status).toBe(404);
   });
 

@@ -4,11 +4,18 @@ import type { RegistryService } from '../services/registry-service.js';
 import { mlflowRoute } from './mlflow-routing.js';
 
 /** MLflow's model registry endpoints (`model_registry.proto`). */
-export function registerMlflowRegistryRoutes(app: FastifyInstance, registry: RegistryService): void {
+export function registerMlflowRegistryRoutes(
+  app: FastifyInstance,
+  registry: RegistryService,
+): void {
   // ---- registered models ----
   mlflowRoute(app, 'POST', '/registered-models/create', async (r) => ({
     registered_model: registeredModelJson(
-      await registry.createRegisteredModel(r.string('name'), r.optString('description'), r.keyValues('tags')),
+      await registry.createRegisteredModel(
+        r.string('name'),
+        r.optString('description'),
+        r.keyValues('tags'),
+      ),
     ),
   }));
   mlflowRoute(app, 'GET', '/registered-models/get', async (r) => ({
@@ -41,9 +48,9 @@ export function registerMlflowRegistryRoutes(app: FastifyInstance, registry: Reg
     };
   });
   mlflowRoute(app, ['GET', 'POST'], '/registered-models/get-latest-versions', async (r) => ({
-    model_versions: (await registry.getLatestVersions(r.string('name'), r.stringList('stages'))).map(
-      modelVersionJson,
-    ),
+    model_versions: (
+      await registry.getLatestVersions(r.string('name'), r.stringList('stages'))
+    ).map(modelVersionJson),
   }));
   mlflowRoute(app, 'POST', '/registered-models/set-tag', async (r) => {
     await registry.setRegisteredModelTag(r.string('name'), {
@@ -65,7 +72,9 @@ export function registerMlflowRegistryRoutes(app: FastifyInstance, registry: Reg
     return {};
   });
   mlflowRoute(app, 'GET', '/registered-models/alias', async (r) => ({
-    model_version: modelVersionJson(await registry.getModelVersionByAlias(r.string('name'), r.string('alias'))),
+    model_version: modelVersionJson(
+      await registry.getModelVersionByAlias(r.string('name'), r.string('alias')),
+    ),
   }));
 
   // ---- model versions ----
@@ -83,11 +92,17 @@ export function registerMlflowRegistryRoutes(app: FastifyInstance, registry: Reg
     ),
   }));
   mlflowRoute(app, 'GET', '/model-versions/get', async (r) => ({
-    model_version: modelVersionJson(await registry.getModelVersion(r.string('name'), r.string('version'))),
+    model_version: modelVersionJson(
+      await registry.getModelVersion(r.string('name'), r.string('version')),
+    ),
   }));
   mlflowRoute(app, 'PATCH', '/model-versions/update', async (r) => ({
     model_version: modelVersionJson(
-      await registry.updateModelVersion(r.string('name'), r.string('version'), r.optString('description') ?? ''),
+      await registry.updateModelVersion(
+        r.string('name'),
+        r.string('version'),
+        r.optString('description') ?? '',
+      ),
     ),
   }));
   mlflowRoute(app, 'DELETE', '/model-versions/delete', async (r) => {
@@ -101,7 +116,10 @@ export function registerMlflowRegistryRoutes(app: FastifyInstance, registry: Reg
       maxResults: r.optInt('max_results'),
       pageToken: r.optString('page_token'),
     });
-    return { model_versions: result.items.map(modelVersionJson), next_page_token: result.nextPageToken };
+    return {
+      model_versions: result.items.map(modelVersionJson),
+      next_page_token: result.nextPageToken,
+    };
   });
   mlflowRoute(app, 'POST', '/model-versions/transition-stage', async (r) => ({
     model_version: modelVersionJson(

@@ -1,7 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { InvalidParameterError } from '@modelyard/core';
 import type { DatasetInput, LoggedModelStatus, Metric } from '@modelyard/core';
-import { experimentJson, loggedModelJson, metricJson, runInfoJson, runJson } from '../mlflow-json.js';
+import {
+  experimentJson,
+  loggedModelJson,
+  metricJson,
+  runInfoJson,
+  runJson,
+} from '../mlflow-json.js';
 import { RequestReader, invalidParameter } from '../request-reader.js';
 import { toRunStatus, toViewType } from '../services/tracking-service.js';
 import type { TrackingService } from '../services/tracking-service.js';
@@ -69,7 +75,10 @@ function toLoggedModelStatus(raw: string): LoggedModelStatus {
 }
 
 /** MLflow's tracking endpoints: experiments, runs, metrics and MLflow 3 logged models. */
-export function registerMlflowTrackingRoutes(app: FastifyInstance, tracking: TrackingService): void {
+export function registerMlflowTrackingRoutes(
+  app: FastifyInstance,
+  tracking: TrackingService,
+): void {
   // ---- experiments ----
   mlflowRoute(app, 'POST', '/experiments/create', async (r) => ({
     experiment_id: await tracking.createExperiment(
@@ -147,7 +156,9 @@ export function registerMlflowTrackingRoutes(app: FastifyInstance, tracking: Tra
     await tracking.restoreRun(r.runId());
     return {};
   });
-  mlflowRoute(app, 'GET', '/runs/get', async (r) => ({ run: runJson(await tracking.getRun(r.runId())) }));
+  mlflowRoute(app, 'GET', '/runs/get', async (r) => ({
+    run: runJson(await tracking.getRun(r.runId())),
+  }));
   mlflowRoute(app, ['GET', 'POST'], '/runs/search', async (r) => {
     const result = await tracking.searchRuns({
       experimentIds: r.stringList('experiment_ids'),
@@ -180,7 +191,11 @@ export function registerMlflowTrackingRoutes(app: FastifyInstance, tracking: Tra
   mlflowRoute(app, 'POST', '/runs/log-parameter', async (r) => {
     const value = r.optString('value');
     if (value === undefined) throw invalidParameter('value', r.raw('value'), 'a string');
-    await tracking.logBatch(r.runId(), { metrics: [], params: [{ key: r.string('key'), value }], tags: [] });
+    await tracking.logBatch(r.runId(), {
+      metrics: [],
+      params: [{ key: r.string('key'), value }],
+      tags: [],
+    });
     return {};
   });
   mlflowRoute(app, 'POST', '/runs/set-tag', async (r) => {
@@ -291,8 +306,12 @@ export function registerMlflowTrackingRoutes(app: FastifyInstance, tracking: Tra
       filter: r.optString('filter'),
       orderBy: r.objectList('order_by').map((o) => {
         const or = new RequestReader(o);
-        const field = or.string('field_name');
-        return or.optBool('ascending') === false ? `${field} DESC` : `${field} ASC`;
+        return {
+          field_name: or.optString('field_name'),
+          ascending: or.optBool('ascending'),
+          dataset_name: or.optString('dataset_name'),
+          dataset_digest: or.optString('dataset_digest'),
+        };
       }),
       maxResults: r.optInt('max_results'),
       pageToken: r.optString('page_token'),
@@ -304,7 +323,10 @@ export function registerMlflowTrackingRoutes(app: FastifyInstance, tracking: Tra
   }));
   mlflowRoute(app, 'PATCH', '/logged-models/:model_id', async (r) => ({
     model: loggedModelJson(
-      await tracking.finalizeLoggedModel(r.string('model_id'), toLoggedModelStatus(r.string('status'))),
+      await tracking.finalizeLoggedModel(
+        r.string('model_id'),
+        toLoggedModelStatus(r.string('status')),
+      ),
     ),
   }));
   mlflowRoute(app, 'DELETE', '/logged-models/:model_id', async (r) => {

@@ -5,7 +5,7 @@ import {
   parseFilter,
   parseOrderBy,
   validateAlias,
-  validateLogBatch,
+  validateRegistryTag,
   validateMaxResults,
   validateModelName,
 } from '@modelyard/core';
@@ -43,9 +43,13 @@ function checkVersion(version: string): string {
 export class RegistryService {
   constructor(private readonly store: MetadataStore) {}
 
-  async createRegisteredModel(name: string, description: string | undefined, tags: Tag[]): Promise<RegisteredModel> {
+  async createRegisteredModel(
+    name: string,
+    description: string | undefined,
+    tags: Tag[],
+  ): Promise<RegisteredModel> {
     validateModelName(name);
-    validateLogBatch({ metrics: [], params: [], tags });
+    tags.forEach((t, i) => validateRegistryTag(t, `tags[${i}]`));
     return this.store.createRegisteredModel({ name, description, tags });
   }
 
@@ -84,7 +88,7 @@ export class RegistryService {
   }
 
   async setRegisteredModelTag(name: string, tag: Tag): Promise<void> {
-    validateLogBatch({ metrics: [], params: [], tags: [tag] });
+    validateRegistryTag(tag);
     await this.store.setRegisteredModelTag(name, tag);
   }
 
@@ -115,7 +119,7 @@ export class RegistryService {
     modelId: string | undefined;
   }): Promise<ModelVersion> {
     validateModelName(input.name);
-    validateLogBatch({ metrics: [], params: [], tags: input.tags });
+    input.tags.forEach((t, i) => validateRegistryTag(t, `tags[${i}]`));
     if (input.runId) await this.store.getRun(input.runId);
     return this.store.createModelVersion(input);
   }
@@ -144,12 +148,22 @@ export class RegistryService {
     return { items: page.items, nextPageToken: tokenOf(page.nextOffset) };
   }
 
-  transitionStage(name: string, version: string, stage: string, archiveExisting: boolean): Promise<ModelVersion> {
-    return this.store.transitionModelVersionStage(name, checkVersion(version), toModelStage(stage), archiveExisting);
+  transitionStage(
+    name: string,
+    version: string,
+    stage: string,
+    archiveExisting: boolean,
+  ): Promise<ModelVersion> {
+    return this.store.transitionModelVersionStage(
+      name,
+      checkVersion(version),
+      toModelStage(stage),
+      archiveExisting,
+    );
   }
 
   async setModelVersionTag(name: string, version: string, tag: Tag): Promise<void> {
-    validateLogBatch({ metrics: [], params: [], tags: [tag] });
+    validateRegistryTag(tag);
     await this.store.setModelVersionTag(name, checkVersion(version), tag);
   }
 

@@ -7,8 +7,10 @@ import {
   encodePageToken,
   generateRunName,
   parseFilter,
+  parseLoggedModelOrderBy,
   parseOrderBy,
   validateExperimentName,
+  validateExperimentTag,
   validateLogBatch,
   validateMaxResults,
 } from '@modelyard/core';
@@ -16,6 +18,7 @@ import type {
   DatasetInput,
   Experiment,
   LoggedModel,
+  LoggedModelOrderByInput,
   LoggedModelStatus,
   Metric,
   Param,
@@ -92,18 +95,29 @@ const USER_TAG = 'mlflow.user';
 export class TrackingService {
   constructor(private readonly store: MetadataStore) {}
 
-  async createExperiment(name: string, artifactLocation: string | undefined, tags: Tag[]): Promise<string> {
+  async createExperiment(
+    name: string,
+    artifactLocation: string | undefined,
+    tags: Tag[],
+  ): Promise<string> {
     validateExperimentName(name);
     const existing = await this.store.getExperimentByName(name);
     if (existing !== null) {
-      const state = existing.lifecycleStage === 'deleted' ? ' (deleted; restore it or choose another name)' : '';
-      throw new AlreadyExistsError(
-        `Experiment '${name}' already exists${state}.`,
-        { name, experimentId: existing.experimentId },
-      );
+      const state =
+        existing.lifecycleStage === 'deleted'
+          ? ' (deleted; restore it or choose another name)'
+          : '';
+      throw new AlreadyExistsError(`Experiment '${name}' already exists${state}.`, {
+        name,
+        experimentId: existing.experimentId,
+      });
     }
-    validateLogBatch({ metrics: [], params: [], tags });
-    return this.store.createExperiment({ name, artifactLocation: artifactLocation || undefined, tags });
+    tags.forEach((t, i) => validateExperimentTag(t, `tags[${i}]`));
+    return this.store.createExperiment({
+      name,
+      artifactLocation: artifactLocation || undefined,
+      tags,
+    });
   }
 
   getExperiment(id: string): Promise<Experiment> {
@@ -118,7 +132,9 @@ export class TrackingService {
     return experiment;
   }
 
-  async searchExperiments(args: SearchArgs & { viewType: ViewType }): Promise<SearchResult<Experiment>> {
+  async searchExperiments(
+    args: SearchArgs & { viewType: ViewType },
+  ): Promise<SearchResult<Experiment>> {
     const maxResults = args.maxResults ?? 1000;
     validateMaxResults('experiments', maxResults);
     const offset = decodePageToken(args.pageToken);
@@ -146,7 +162,7 @@ export class TrackingService {
   }
 
   async setExperimentTag(id: string, tag: Tag): Promise<void> {
-    validateLogBatch({ metrics: [], params: [], tags: [tag] });
+    validateExperimentTag(tag);
     await this.store.setExperimentTag(id, tag);
   }
 
@@ -188,7 +204,11 @@ export class TrackingService {
 
   updateRun(
     runId: string,
-    input: { status?: RunStatus | undefined; endTime?: number | undefined; runName?: string | undefined },
+    input: {
+      status?: RunStatus | undefined;
+      endTime?: number | undefined;
+      runName?: string | undefined;
+    },
   ): Promise<RunInfo> {
     return this.store.updateRun(runId, input);
   }
@@ -201,7 +221,10 @@ export class TrackingService {
     return this.store.restoreRun(runId);
   }
 
-  async logBatch(runId: string, batch: { metrics: Metric[]; params: Param[]; tags: Tag[] }): Promise<void> {
+  async logBatch(
+    runId: string,
+    batch: { metrics: Metric[]; params: Param[]; tags: Tag[] },
+  ): Promise<void> {
     validateLogBatch(batch);
     await this.store.logBatch(runId, batch);
   }
@@ -264,7 +287,9 @@ export class TrackingService {
   }): Promise<Metric[]> {
     const maxRuns = 100;
     if (query.runIds.length === 0) {
-      throw new InvalidParameterError('GetMetricHistoryBulkInterval request must specify at least one run_id.');
+      throw new InvalidParameterError(
+        'GetMetricHistoryBulkInterval request must specify at least one run_id.',
+      );
     }
     if (query.runIds.length > maxRuns) {
       throw new InvalidParameterError(
@@ -279,7 +304,11 @@ export class TrackingService {
         { maxResults },
       );
     }
-    if (query.startStep !== undefined && query.endStep !== undefined && query.startStep > query.endStep) {
+    if (
+      query.startStep !== undefined &&
+      query.endStep !== undefined &&
+      query.startStep > query.endStep
+    ) {
       throw new InvalidParameterError(
         `end_step must be greater than start_step. Found start_step=${query.startStep} and end_step=${query.endStep}.`,
       );
@@ -326,13 +355,18 @@ export class TrackingService {
     await this.store.logLoggedModelParams(id, params);
   }
 
-  async searchLoggedModels(args: SearchArgs & { experimentIds: string[] }): Promise<SearchResult<LoggedModel>> {
+  async searchLoggedModels(
+    args: Omit<SearchArgs, 'orderBy'> & {
+      experimentIds: string[];
+      orderBy: LoggedModelOrderByInput[];
+    },
+  ): Promise<SearchResult<LoggedModel>> {
     const maxResults = args.maxResults ?? 100;
     validateMaxResults('logged_models', maxResults);
     const page = await this.store.searchLoggedModels({
       experimentIds: args.experimentIds,
       filter: parseFilter('logged_models', args.filter),
-      orderBy: parseOrderBy('logged_models', args.orderBy),
+      orderBy: parseLoggedModelOrderBy(args.orderBy),
       maxResults,
       offset: decodePageToken(args.pageToken),
     });

@@ -17,14 +17,21 @@ export interface ServerProcess {
  * Spawns `yard server` on a free port with the given extra arguments and waits until it
  * prints its address.
  */
-export async function spawnServer(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
+export async function spawnServer(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<ServerProcess> {
   if (!existsSync(CLI_BIN)) {
     throw new Error(`${CLI_BIN} is missing: run \`npm run build\` before these tests.`);
   }
-  const child = spawn(process.execPath, [CLI_BIN, 'server', '--port', '0', '--log-level', 'warn', ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [CLI_BIN, 'server', '--port', '0', '--log-level', 'warn', ...args],
+    {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -49,11 +56,16 @@ export async function spawnServer(args: string[], env: NodeJS.ProcessEnv = {}): 
 }
 
 /** Stops a spawned server with `signal` and waits for it to exit. */
-export async function stopServer(server: ServerProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+export async function stopServer(
+  server: ServerProcess,
+  signal: NodeJS.Signals = 'SIGTERM',
+): Promise<void> {
   if (server.child.exitCode !== null || server.child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => server.child.once('exit', () => {
-    resolve();
-  }));
+  const exited = new Promise<void>((resolve) =>
+    server.child.once('exit', () => {
+      resolve();
+    }),
+  );
   server.child.kill(signal);
   await exited;
 }

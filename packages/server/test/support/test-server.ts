@@ -50,7 +50,10 @@ export async function startTestServer(options: { bodyLimit?: number } = {}): Pro
       }
       const res = await fetch(target, init);
       const text = await res.text();
-      return { status: res.status, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
+      return {
+        status: res.status,
+        body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>),
+      };
     },
     async close() {
       await app.close();
