@@ -5,21 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  DeleteObjectCommand,
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  ListObjectsV2Command,
-  ListPartsCommand,
-  S3Client,
-  S3ServiceException,
-  UploadPartCommand,
-} from '@aws-sdk/client-s3';
-import type { S3ClientConfig } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import type * as S3Sdk from '@aws-sdk/client-s3';
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
+import type * as StorageSdk from '@aws-sdk/lib-storage';
 import { InvalidParameterError, NotFoundError } from '@modelyard/core';
 import { HashingPassThrough } from './artifact-hashing.js';
 import type {
@@ -55,6 +43,23 @@ export interface S3ArtifactStoreOptions {
 export interface S3Location {
   bucket: string;
   prefix: string;
+}
+
+interface Sdk {
+  s3: typeof S3Sdk;
+  storage: typeof StorageSdk;
+}
+let sdk: Promise<Sdk> | undefined;
+
+/**
+ * Loads the AWS SDK on first use, so that processes using only the local store never pay for
+ * loading it.
+ */
+function loadSdk(): Promise<Sdk> {
+  sdk ??= Promise.all([import('@aws-sdk/client-s3'), import('@aws-sdk/lib-storage')]).then(
+    ([s3, storage]) => ({ s3, storage }),
+  );
+  return sdk;
 }
 
 const S3_URI = /^s3:\/\/([^/?#]*)(?:\/([^?#]*))?$/;
@@ -93,12 +98,17 @@ export function s3OptionsFromEnv(
   return { endpoint, region };
 }
 
+/** An error S3 answered (an `S3ServiceException`), as opposed to a network or parse failure. */
+function isServiceError(error: unknown): error is S3Sdk.S3ServiceException {
+  return error instanceof Error && '$fault' in error && '$metadata' in error;
+}
+
 function s3ErrorName(error: unknown): string | undefined {
-  return error instanceof S3ServiceException ? error.name : undefined;
+  return isServiceError(error) ? error.name : undefined;
 }
 
 function httpStatus(error: unknown): number | undefined {
-  return error instanceof S3ServiceException ? error.$metadata.httpStatusCode : undefined;
+  return isServiceError(error) ? error.$metadata.httpStatusCode : undefined;
 }
 
 /**
@@ -113,7 +123,8 @@ function httpStatus(error: unknown): number | undefined {
 export class S3ArtifactStore implements ArtifactStore {
   readonly bucket: string;
   readonly prefix: string;
-  readonly #client: S3Client;
+  readonly #config: S3ClientConfig;
+  #client: S3Client | undefined;
   readonly #pageSize: number;
   readonly #putPartSize: number;
 
@@ -136,15 +147,16 @@ export class S3ArtifactStore implements ArtifactStore {
       config.requestChecksumCalculation = 'WHEN_REQUIRED';
       config.responseChecksumValidation = 'WHEN_REQUIRED';
     }
-    this.#client = new S3Client(config);
+    this.#config = config;
   }
 
   /** Streams one object up (replacing it), hashing it on the way. */
   async put(path: string, body: Readable): Promise<ArtifactWriteResult> {
     const key = this.#key(resolveArtifactFilePath(path));
     const hasher = new HashingPassThrough();
-    const upload = new Upload({
-      client: this.#client,
+    const { client, storage } = await this.#connect();
+    const upload = new storage.Upload({
+      client,
       params: { Bucket: this.bucket, Key: key, Body: hasher },
       partSize: this.#putPartSize,
       queueSize: 2,
@@ -166,9 +178,10 @@ export class S3ArtifactStore implements ArtifactStore {
   /** Opens one object as a stream. Throws `NotFoundError` when absent. */
   async get(path: string): Promise<ArtifactRead> {
     const key = this.#key(resolveArtifactFilePath(path));
+    const { client, s3 } = await this.#connect();
     try {
-      const response = await this.#client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: key }),
+      const response = await client.send(
+        new s3.GetObjectCommand({ Bucket: this.bucket, Key: key }),
       );
       if (!(response.Body instanceof Readable)) {
         throw new Error(`S3 returned a non-stream body for s3://${this.bucket}/${key}`);
@@ -187,6 +200,7 @@ export class S3ArtifactStore implements ArtifactStore {
     const relative = resolveArtifactPath(path);
     const folderPrefix = this.#folderPrefix(relative);
     const entries: ArtifactEntry[] = [];
+    const { client, s3 } = await this.#connect();
     const entryPath = (name: string): string | undefined => {
       const candidate = relative === '' ? name : `${relative}/${name}`;
       // Keys written by other tools may hold names our paths refuse (`a//b`, `..`): leave them
@@ -200,8 +214,8 @@ export class S3ArtifactStore implements ArtifactStore {
     let token: string | undefined;
     try {
       do {
-        const page = await this.#client.send(
-          new ListObjectsV2Command({
+        const page = await client.send(
+          new s3.ListObjectsV2Command({
             Bucket: this.bucket,
             Prefix: folderPrefix,
             Delimiter: '/',
@@ -231,16 +245,17 @@ export class S3ArtifactStore implements ArtifactStore {
   async delete(path: string): Promise<void> {
     const relative = resolveArtifactPath(path);
     const folderPrefix = this.#folderPrefix(relative);
+    const { client, s3 } = await this.#connect();
     try {
       if (relative !== '') {
-        await this.#client.send(
-          new DeleteObjectCommand({ Bucket: this.bucket, Key: this.#key(relative) }),
+        await client.send(
+          new s3.DeleteObjectCommand({ Bucket: this.bucket, Key: this.#key(relative) }),
         );
       }
       let token: string | undefined;
       do {
-        const page = await this.#client.send(
-          new ListObjectsV2Command({
+        const page = await client.send(
+          new s3.ListObjectsV2Command({
             Bucket: this.bucket,
             Prefix: folderPrefix,
             MaxKeys: this.#pageSize,
@@ -251,8 +266,8 @@ export class S3ArtifactStore implements ArtifactStore {
           object.Key === undefined ? [] : [{ Key: object.Key }],
         );
         if (keys.length > 0) {
-          const result = await this.#client.send(
-            new DeleteObjectsCommand({
+          const result = await client.send(
+            new s3.DeleteObjectsCommand({
               Bucket: this.bucket,
               Delete: { Objects: keys, Quiet: true },
             }),
@@ -276,9 +291,10 @@ export class S3ArtifactStore implements ArtifactStore {
   /** CreateMultipartUpload; returns S3's upload id. */
   async createMultipartUpload(path: string): Promise<string> {
     const key = this.#key(resolveArtifactFilePath(path));
+    const { client, s3 } = await this.#connect();
     try {
-      const response = await this.#client.send(
-        new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key }),
+      const response = await client.send(
+        new s3.CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key }),
       );
       if (response.UploadId === undefined) throw new Error('S3 returned no UploadId');
       return response.UploadId;
@@ -305,12 +321,13 @@ export class S3ArtifactStore implements ArtifactStore {
     // unknown id with a 500.
     await this.#assertUploadExists(path, key, uploadId);
     const spool = await mkdtemp(join(tmpdir(), 'modelyard-s3-part-'));
+    const { client, s3 } = await this.#connect();
     try {
       const file = join(spool, randomUUID());
       await pipeline(body, createWriteStream(file, { flags: 'wx' }));
       const { size } = await stat(file);
-      const response = await this.#client.send(
-        new UploadPartCommand({
+      const response = await client.send(
+        new s3.UploadPartCommand({
           Bucket: this.bucket,
           Key: key,
           UploadId: uploadId,
@@ -336,9 +353,10 @@ export class S3ArtifactStore implements ArtifactStore {
   ): Promise<void> {
     const key = this.#key(resolveArtifactFilePath(path));
     const sorted = sortParts(path, uploadId, parts);
+    const { client, s3 } = await this.#connect();
     try {
-      await this.#client.send(
-        new CompleteMultipartUploadCommand({
+      await client.send(
+        new s3.CompleteMultipartUploadCommand({
           Bucket: this.bucket,
           Key: key,
           UploadId: uploadId,
@@ -348,7 +366,7 @@ export class S3ArtifactStore implements ArtifactStore {
         }),
       );
     } catch (error) {
-      if (!(error instanceof S3ServiceException)) {
+      if (!isServiceError(error)) {
         // Some S3-compatible servers (moto) fail with an unnamed 500 for an unknown upload id:
         // ask whether the upload still exists, so that case reads as NotFoundError everywhere.
         await this.#assertUploadExists(path, key, uploadId);
@@ -360,9 +378,10 @@ export class S3ArtifactStore implements ArtifactStore {
   /** AbortMultipartUpload. Throws `NotFoundError` for an unknown upload. */
   async abortMultipartUpload(path: string, uploadId: string): Promise<void> {
     const key = this.#key(resolveArtifactFilePath(path));
+    const { client, s3 } = await this.#connect();
     try {
-      await this.#client.send(
-        new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }),
+      await client.send(
+        new s3.AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }),
       );
     } catch (error) {
       throw this.#translate(error, path, 'upload', uploadId);
@@ -371,19 +390,28 @@ export class S3ArtifactStore implements ArtifactStore {
 
   /** Destroys the S3 client (its sockets). */
   async close(): Promise<void> {
-    this.#client.destroy();
+    this.#client?.destroy();
+    this.#client = undefined;
     return Promise.resolve();
   }
 
   /** ListParts (one part at most): throws `NotFoundError` when the upload does not exist. */
   async #assertUploadExists(path: string, key: string, uploadId: string): Promise<void> {
+    const { client, s3 } = await this.#connect();
     try {
-      await this.#client.send(
-        new ListPartsCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, MaxParts: 1 }),
+      await client.send(
+        new s3.ListPartsCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, MaxParts: 1 }),
       );
     } catch (error) {
       throw this.#translate(error, path, 'upload', uploadId);
     }
+  }
+
+  /** The SDK and this store's client, both created on first use. */
+  async #connect(): Promise<{ client: S3Client; s3: Sdk['s3']; storage: Sdk['storage'] }> {
+    const { s3, storage } = await loadSdk();
+    this.#client ??= new s3.S3Client(this.#config);
+    return { client: this.#client, s3, storage };
   }
 
   #key(relative: string): string {
