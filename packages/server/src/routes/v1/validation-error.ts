@@ -52,7 +52,8 @@ function expectation(issue: SchemaIssue): string {
     return `must be one of ${allowed.map(String).join(', ')}`;
   }
   if (issue.keyword === 'type' && typeof issue.params.type === 'string') {
-    return `must be ${issue.params.type === 'integer' ? 'an' : 'a'} ${issue.params.type}`;
+    const article = /^[aeiou]/.test(issue.params.type) ? 'an' : 'a';
+    return `must be ${article} ${issue.params.type}`;
   }
   return issue.message ?? 'is not valid';
 }
@@ -86,6 +87,11 @@ export function schemaValidationError(request: FastifyRequest): InvalidParameter
   }
   const field = fieldName(issue.instancePath);
   const value = valueAt(data, issue.instancePath);
+  if (field === '' && value === undefined) {
+    return new InvalidParameterError(`The ${where} is missing: ${expectation(issue)}.`, {
+      in: context,
+    });
+  }
   if (field === '') {
     return new InvalidParameterError(
       `Invalid ${where} ${show(value)}: ${context === 'body' ? 'expected a JSON object' : expectation(issue)}.`,
