@@ -1,0 +1,140 @@
+import type {
+  Experiment,
+  Metric,
+  ModelVersion,
+  Param,
+  RegisteredModel,
+  Run,
+  RunStatus,
+  Tag,
+  ViewType,
+} from '@modelyard/core';
+
+/** Options shared by every search. */
+export interface SearchOptions {
+  /** MLflow search filter, e.g. `metrics.rmse < 0.5 and params.lr = '0.1'`. */
+  filter?: string;
+  /** Order-by clauses, e.g. `['metrics.rmse DESC']`; a single string is one clause. */
+  orderBy?: string | string[];
+  /** Page size. The server's default applies when omitted. */
+  maxResults?: number;
+  /** The `nextPageToken` of the previous page. */
+  pageToken?: string;
+}
+
+/** Options of an experiment search. */
+export interface SearchExperimentsOptions extends SearchOptions {
+  /** Which lifecycle stages to return; `ACTIVE_ONLY` by default. */
+  viewType?: ViewType;
+}
+
+/** Options of a run search. */
+export interface SearchRunsOptions extends SearchOptions {
+  /** The experiments to search in (at least one). */
+  experimentIds: string[];
+  viewType?: ViewType;
+}
+
+/** One page of experiments. */
+export interface ExperimentPage {
+  experiments: Experiment[];
+  nextPageToken?: string;
+}
+
+/** One page of runs. */
+export interface RunPage {
+  runs: Run[];
+  nextPageToken?: string;
+}
+
+/** One page of a metric's history. */
+export interface MetricPage {
+  metrics: Metric[];
+  nextPageToken?: string;
+}
+
+/** One page of registered models. */
+export interface RegisteredModelPage {
+  registeredModels: RegisteredModel[];
+  nextPageToken?: string;
+}
+
+/** One page of model versions. */
+export interface ModelVersionPage {
+  modelVersions: ModelVersion[];
+  nextPageToken?: string;
+}
+
+/** What `experiments.create` takes. */
+export interface CreateExperimentInput {
+  name: string;
+  artifactLocation?: string;
+  tags?: Tag[];
+}
+
+/** What `runs.create` takes. */
+export interface CreateRunInput {
+  experimentId: string;
+  /** A generated name (`clever-fox-123`) when omitted. */
+  runName?: string;
+  userId?: string;
+  /** Milliseconds since the epoch; now when omitted. */
+  startTime?: number;
+  tags?: Tag[];
+}
+
+/** What `runs.update` takes. */
+export interface UpdateRunInput {
+  status?: RunStatus;
+  endTime?: number;
+  runName?: string;
+}
+
+/** A metric point to log; `timestamp` defaults to now and `step` to 0 on the server. */
+export interface MetricInput {
+  key: string;
+  /** May be NaN or ±Infinity. */
+  value: number;
+  timestamp?: number;
+  step?: number;
+  modelId?: string;
+  datasetName?: string;
+  datasetDigest?: string;
+}
+
+/** What `runs.logBatch` takes. */
+export interface LogBatchInput {
+  metrics?: MetricInput[];
+  params?: Param[];
+  tags?: Tag[];
+}
+
+/** What `registeredModels.create` takes. */
+export interface CreateRegisteredModelInput {
+  name: string;
+  description?: string;
+  tags?: Tag[];
+}
+
+/** What `registeredModels.update` takes: a new name, a new description, or both. */
+export interface UpdateRegisteredModelInput {
+  name?: string;
+  description?: string;
+}
+
+/** What `modelVersions.create` takes. */
+export interface CreateModelVersionInput {
+  /** Where the model files are, e.g. `runs:/<run id>/model`. */
+  source: string;
+  runId?: string;
+  runLink?: string;
+  description?: string;
+  tags?: Tag[];
+  modelId?: string;
+}
+
+/** `GET /api/v1/health`. */
+export interface HealthStatus {
+  status: 'ok';
+  version: string;
+}

@@ -1,0 +1,356 @@
+import type {
+  Experiment,
+  Metric,
+  ModelVersion,
+  RegisteredModel,
+  Run,
+  ViewType,
+} from '@modelyard/core';
+import type {
+  CreateExperimentInput,
+  CreateModelVersionInput,
+  CreateRegisteredModelInput,
+  CreateRunInput,
+  ExperimentPage,
+  HealthStatus,
+  LogBatchInput,
+  MetricPage,
+  ModelVersionPage,
+  RegisteredModelPage,
+  RunPage,
+  SearchExperimentsOptions,
+  SearchOptions,
+  SearchRunsOptions,
+  UpdateRegisteredModelInput,
+  UpdateRunInput,
+} from './api-types.js';
+import { createTransport } from './http-transport.js';
+import type { QueryValue } from './http-transport.js';
+import { paginate } from './paging.js';
+
+/** How to reach the server. */
+export interface ClientOptions {
+  /** The server's address, e.g. `http://127.0.0.1:5000`. */
+  baseUrl: string;
+  /** A `fetch` implementation; the global one by default. */
+  fetch?: typeof globalThis.fetch;
+  /** Headers sent with every request (an `authorization` header, say). */
+  headers?: Record<string, string>;
+}
+
+/** Experiments: `/api/v1/experiments`. */
+export interface ExperimentsApi {
+  /** One page of experiments matching `options`. */
+  search(options?: SearchExperimentsOptions): Promise<ExperimentPage>;
+  /** Every matching experiment, fetching pages as the iteration goes. */
+  searchAll(options?: Omit<SearchExperimentsOptions, 'pageToken'>): AsyncGenerator<Experiment>;
+  /** @throws YardClientError `RESOURCE_ALREADY_EXISTS` when the name is taken. */
+  create(input: CreateExperimentInput): Promise<Experiment>;
+  /** @throws YardClientError `RESOURCE_DOES_NOT_EXIST` */
+  get(experimentId: string): Promise<Experiment>;
+  /** @throws YardClientError `RESOURCE_DOES_NOT_EXIST` */
+  getByName(name: string): Promise<Experiment>;
+  rename(experimentId: string, newName: string): Promise<Experiment>;
+  /** Soft-deletes the experiment and its runs (restorable). */
+  delete(experimentId: string): Promise<void>;
+  restore(experimentId: string): Promise<Experiment>;
+  setTag(experimentId: string, key: string, value: string): Promise<void>;
+  deleteTag(experimentId: string, key: string): Promise<void>;
+}
+
+/** Runs: `/api/v1/runs`. */
+export interface RunsApi {
+  /** One page of runs; sent as `POST /api/v1/runs/search` so long filters fit. */
+  search(options: SearchRunsOptions): Promise<RunPage>;
+  /** Every matching run, fetching pages as the iteration goes. */
+  searchAll(options: Omit<SearchRunsOptions, 'pageToken'>): AsyncGenerator<Run>;
+  create(input: CreateRunInput): Promise<Run>;
+  /** @throws YardClientError `RESOURCE_DOES_NOT_EXIST` */
+  get(runId: string): Promise<Run>;
+  update(runId: string, input: UpdateRunInput): Promise<Run>;
+  delete(runId: string): Promise<void>;
+  restore(runId: string): Promise<Run>;
+  /** Logs metrics, params and tags in one transaction: all or nothing. */
+  logBatch(runId: string, batch: LogBatchInput): Promise<void>;
+  /** One page of every point logged for metric `key`. */
+  getMetricHistory(
+    runId: string,
+    key: string,
+    options?: { maxResults?: number; pageToken?: string },
+  ): Promise<MetricPage>;
+  /** Every point logged for metric `key`. */
+  metricHistoryAll(
+    runId: string,
+    key: string,
+    options?: { maxResults?: number },
+  ): AsyncGenerator<Metric>;
+  deleteTag(runId: string, key: string): Promise<void>;
+}
+
+/** Registered models: `/api/v1/registered-models`. */
+export interface RegisteredModelsApi {
+  search(options?: SearchOptions): Promise<RegisteredModelPage>;
+  searchAll(options?: Omit<SearchOptions, 'pageToken'>): AsyncGenerator<RegisteredModel>;
+  create(input: CreateRegisteredModelInput): Promise<RegisteredModel>;
+  get(name: string): Promise<RegisteredModel>;
+  /** Renames the model (`input.name`) and/or sets its description. */
+  update(name: string, input: UpdateRegisteredModelInput): Promise<RegisteredModel>;
+  /** Deletes the model and all its versions. */
+  delete(name: string): Promise<void>;
+  setTag(name: string, key: string, value: string): Promise<void>;
+  deleteTag(name: string, key: string): Promise<void>;
+  /** Points `alias` at `version` and returns that version. */
+  setAlias(name: string, alias: string, version: string | number): Promise<ModelVersion>;
+  getByAlias(name: string, alias: string): Promise<ModelVersion>;
+  deleteAlias(name: string, alias: string): Promise<void>;
+}
+
+/** Model versions: `/api/v1/model-versions` and `/api/v1/registered-models/{name}/versions`. */
+export interface ModelVersionsApi {
+  search(options?: SearchOptions): Promise<ModelVersionPage>;
+  searchAll(options?: Omit<SearchOptions, 'pageToken'>): AsyncGenerator<ModelVersion>;
+  /** Registers a new version of model `name`. */
+  create(name: string, input: CreateModelVersionInput): Promise<ModelVersion>;
+  get(name: string, version: string | number): Promise<ModelVersion>;
+  update(
+    name: string,
+    version: string | number,
+    input: { description: string },
+  ): Promise<ModelVersion>;
+  delete(name: string, version: string | number): Promise<void>;
+  /** Moves a version to a legacy stage (`None`, `Staging`, `Production`, `Archived`). */
+  transitionStage(
+    name: string,
+    version: string | number,
+    stage: string,
+    options?: { archiveExistingVersions?: boolean },
+  ): Promise<ModelVersion>;
+  setTag(name: string, version: string | number, key: string, value: string): Promise<void>;
+  deleteTag(name: string, version: string | number, key: string): Promise<void>;
+}
+
+/** A typed client of the native API (`/api/v1`). */
+export interface YardClient {
+  /** The base URL requests go to, without a trailing slash. */
+  readonly baseUrl: string;
+  /** `GET /api/v1/health`. */
+  health(): Promise<HealthStatus>;
+  readonly experiments: ExperimentsApi;
+  readonly runs: RunsApi;
+  readonly registeredModels: RegisteredModelsApi;
+  readonly modelVersions: ModelVersionsApi;
+}
+
+const V1 = '/api/v1';
+
+/** Encodes one path segment (names may hold `/`, spaces, `?`). */
+const seg = (value: string | number): string => encodeURIComponent(String(value));
+
+/** JSON cannot carry non-finite numbers; the server reads them as these strings. */
+function encodeDouble(value: number): number | string {
+  if (Number.isFinite(value)) return value;
+  return Number.isNaN(value) ? 'NaN' : value > 0 ? 'Infinity' : '-Infinity';
+}
+
+function decodeDouble(value: number | string): number {
+  if (typeof value === 'number') return value;
+  if (value === 'Infinity') return Infinity;
+  if (value === '-Infinity') return -Infinity;
+  return value === 'NaN' ? NaN : Number(value);
+}
+
+function decodeMetric(metric: Metric): Metric {
+  return { ...metric, value: decodeDouble(metric.value) };
+}
+
+function decodeRun(run: Run): Run {
+  return { ...run, data: { ...run.data, metrics: run.data.metrics.map(decodeMetric) } };
+}
+
+function orderByList(orderBy: string | string[] | undefined): string[] | undefined {
+  return orderBy === undefined ? undefined : typeof orderBy === 'string' ? [orderBy] : orderBy;
+}
+
+function searchQuery(options: SearchOptions & { viewType?: ViewType }): Record<string, QueryValue> {
+  return {
+    filter: options.filter,
+    orderBy: orderByList(options.orderBy),
+    maxResults: options.maxResults,
+    pageToken: options.pageToken,
+    viewType: options.viewType,
+  };
+}
+
+/**
+ * Creates a typed client of a Modelyard server's native API. Every method sends one request;
+ * `searchAll`-style methods return async iterators that follow page tokens.
+ *
+ * Failures throw `YardClientError` (the server's `code`, HTTP `status`, `message` and
+ * `requestId`) or, when the server cannot be reached, `YardConnectionError`. Metric values
+ * come back as numbers, NaN and ±Infinity included.
+ *
+ * @example
+ * import { createClient } from '@modelyard/client';
+ *
+ * const yard = createClient({ baseUrl: 'http://127.0.0.1:5000' });
+ * const experiment = await yard.experiments.create({ name: 'churn' });
+ * const run = await yard.runs.create({ experimentId: experiment.experimentId, runName: 'baseline' });
+ * await yard.runs.logBatch(run.info.runId, {
+ *   params: [{ key: 'lr', value: '0.1' }],
+ *   metrics: [{ key: 'rmse', value: 0.42, step: 1 }],
+ * });
+ * for await (const r of yard.runs.searchAll({
+ *   experimentIds: [experiment.experimentId],
+ *   filter: 'metrics.rmse < 0.5',
+ *   orderBy: 'metrics.rmse ASC',
+ * })) {
+ *   console.log(r.info.runName, r.data.metrics);
+ * }
+ */
+export function createClient(options: ClientOptions): YardClient {
+  const baseUrl = options.baseUrl.replace(/\/+$/, '');
+  const http = createTransport({
+    baseUrl,
+    fetch: options.fetch ?? globalThis.fetch.bind(globalThis),
+    headers: options.headers ?? {},
+  });
+
+  const experiments: ExperimentsApi = {
+    search: (o = {}) =>
+      http<ExperimentPage>({ method: 'GET', path: `${V1}/experiments`, query: searchQuery(o) }),
+    searchAll: (o = {}) =>
+      paginate(
+        (pageToken) => experiments.search({ ...o, ...(pageToken && { pageToken }) }),
+        (p) => p.experiments,
+      ),
+    create: (input) => http({ method: 'POST', path: `${V1}/experiments`, body: input }),
+    get: (id) => http({ method: 'GET', path: `${V1}/experiments/${seg(id)}` }),
+    getByName: (name) => http({ method: 'GET', path: `${V1}/experiments/by-name/${seg(name)}` }),
+    rename: (id, name) =>
+      http({ method: 'PATCH', path: `${V1}/experiments/${seg(id)}`, body: { name } }),
+    delete: (id) => http({ method: 'DELETE', path: `${V1}/experiments/${seg(id)}` }),
+    restore: (id) => http({ method: 'POST', path: `${V1}/experiments/${seg(id)}/restore` }),
+    setTag: (id, key, value) =>
+      http({
+        method: 'PUT',
+        path: `${V1}/experiments/${seg(id)}/tags/${seg(key)}`,
+        body: { value },
+      }),
+    deleteTag: (id, key) =>
+      http({ method: 'DELETE', path: `${V1}/experiments/${seg(id)}/tags/${seg(key)}` }),
+  };
+
+  const runs: RunsApi = {
+    search: async (o) => {
+      const page = await http<RunPage>({
+        method: 'POST',
+        path: `${V1}/runs/search`,
+        body: { experimentIds: o.experimentIds, ...searchQuery(o) },
+      });
+      return { ...page, runs: page.runs.map(decodeRun) };
+    },
+    searchAll: (o) =>
+      paginate(
+        (pageToken) => runs.search({ ...o, ...(pageToken && { pageToken }) }),
+        (p) => p.runs,
+      ),
+    create: async (input) =>
+      decodeRun(await http<Run>({ method: 'POST', path: `${V1}/runs`, body: input })),
+    get: async (runId) =>
+      decodeRun(await http<Run>({ method: 'GET', path: `${V1}/runs/${seg(runId)}` })),
+    update: async (runId, input) =>
+      decodeRun(
+        await http<Run>({ method: 'PATCH', path: `${V1}/runs/${seg(runId)}`, body: input }),
+      ),
+    delete: (runId) => http({ method: 'DELETE', path: `${V1}/runs/${seg(runId)}` }),
+    restore: async (runId) =>
+      decodeRun(await http<Run>({ method: 'POST', path: `${V1}/runs/${seg(runId)}/restore` })),
+    logBatch: (runId, batch) =>
+      http({
+        method: 'POST',
+        path: `${V1}/runs/${seg(runId)}/log-batch`,
+        body: {
+          ...batch,
+          metrics: batch.metrics?.map((m) => ({ ...m, value: encodeDouble(m.value) })),
+        },
+      }),
+    getMetricHistory: async (runId, key, o = {}) => {
+      const page = await http<MetricPage>({
+        method: 'GET',
+        path: `${V1}/runs/${seg(runId)}/metric-history`,
+        query: { key, maxResults: o.maxResults, pageToken: o.pageToken },
+      });
+      return { ...page, metrics: page.metrics.map(decodeMetric) };
+    },
+    metricHistoryAll: (runId, key, o = {}) =>
+      paginate(
+        (pageToken) => runs.getMetricHistory(runId, key, { ...o, ...(pageToken && { pageToken }) }),
+        (p) => p.metrics,
+      ),
+    deleteTag: (runId, key) =>
+      http({ method: 'DELETE', path: `${V1}/runs/${seg(runId)}/tags/${seg(key)}` }),
+  };
+
+  const model = (name: string): string => `${V1}/registered-models/${seg(name)}`;
+  const version = (name: string, v: string | number): string => `${model(name)}/versions/${seg(v)}`;
+
+  const registeredModels: RegisteredModelsApi = {
+    search: (o = {}) =>
+      http({ method: 'GET', path: `${V1}/registered-models`, query: searchQuery(o) }),
+    searchAll: (o = {}) =>
+      paginate(
+        (pageToken) => registeredModels.search({ ...o, ...(pageToken && { pageToken }) }),
+        (p) => p.registeredModels,
+      ),
+    create: (input) => http({ method: 'POST', path: `${V1}/registered-models`, body: input }),
+    get: (name) => http({ method: 'GET', path: model(name) }),
+    update: (name, input) => http({ method: 'PATCH', path: model(name), body: input }),
+    delete: (name) => http({ method: 'DELETE', path: model(name) }),
+    setTag: (name, key, value) =>
+      http({ method: 'PUT', path: `${model(name)}/tags/${seg(key)}`, body: { value } }),
+    deleteTag: (name, key) => http({ method: 'DELETE', path: `${model(name)}/tags/${seg(key)}` }),
+    setAlias: (name, alias, v) =>
+      http({
+        method: 'PUT',
+        path: `${model(name)}/aliases/${seg(alias)}`,
+        body: { version: String(v) },
+      }),
+    getByAlias: (name, alias) =>
+      http({ method: 'GET', path: `${model(name)}/aliases/${seg(alias)}` }),
+    deleteAlias: (name, alias) =>
+      http({ method: 'DELETE', path: `${model(name)}/aliases/${seg(alias)}` }),
+  };
+
+  const modelVersions: ModelVersionsApi = {
+    search: (o = {}) =>
+      http({ method: 'GET', path: `${V1}/model-versions`, query: searchQuery(o) }),
+    searchAll: (o = {}) =>
+      paginate(
+        (pageToken) => modelVersions.search({ ...o, ...(pageToken && { pageToken }) }),
+        (p) => p.modelVersions,
+      ),
+    create: (name, input) => http({ method: 'POST', path: `${model(name)}/versions`, body: input }),
+    get: (name, v) => http({ method: 'GET', path: version(name, v) }),
+    update: (name, v, input) => http({ method: 'PATCH', path: version(name, v), body: input }),
+    delete: (name, v) => http({ method: 'DELETE', path: version(name, v) }),
+    transitionStage: (name, v, stage, o = {}) =>
+      http({
+        method: 'POST',
+        path: `${version(name, v)}/stage`,
+        body: { stage, archiveExistingVersions: o.archiveExistingVersions ?? false },
+      }),
+    setTag: (name, v, key, value) =>
+      http({ method: 'PUT', path: `${version(name, v)}/tags/${seg(key)}`, body: { value } }),
+    deleteTag: (name, v, key) =>
+      http({ method: 'DELETE', path: `${version(name, v)}/tags/${seg(key)}` }),
+  };
+
+  return {
+    baseUrl,
+    health: () => http({ method: 'GET', path: `${V1}/health` }),
+    experiments,
+    runs,
+    registeredModels,
+    modelVersions,
+  };
+}
