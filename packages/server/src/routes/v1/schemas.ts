@@ -167,20 +167,22 @@ export const RegisteredModelSchema = Type.Object(
 );
 
 /** The error body every route answers on failure (the app's one error handler writes it). */
-export const ErrorSchema = Type.Object(
-  {
-    error_code: Type.String({ description: 'One of the platform error codes.' }),
-    message: Type.String(),
-    request_id: Type.String(),
-  },
-  { title: 'Error' },
-);
+function errorBody(description: string) {
+  return Type.Object(
+    {
+      error_code: Type.String({ description: 'One of the platform error codes.' }),
+      message: Type.String(),
+      request_id: Type.String(),
+    },
+    { title: 'Error', description },
+  );
+}
 
 /** The error responses every route documents. */
 export const ERROR_RESPONSES = {
-  '4xx': { description: 'The request was refused.', ...ErrorSchema },
-  '5xx': { description: 'The server failed.', ...ErrorSchema },
-} as const;
+  '4xx': errorBody('The request was refused.'),
+  '5xx': errorBody('The server failed.'),
+};
 
 /** Shared search parameters. */
 export const searchFields = {
