@@ -1,1 +1,2 @@
 export { buildProgram } from './program.js';
+export type { CliIo } from './cli-io.js';
