@@ -1,0 +1,1127 @@
+/**
+ * The executable specification of the `MetadataStore` port. Every adapter runs it:
+ * `runMetadataStoreContract('sqlite', makeStore)`.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  AlreadyExistsError,
+  InvalidParameterError,
+  InvalidStateError,
+  NotFoundError,
+} from '@modelyard/core';
+import type { Comparison, Filter, Metric, OrderBy } from '@modelyard/core';
+import type { MetadataStore } from './metadata-store.js';
+
+/** A fresh, not yet migrated store on an empty database of its own. */
+export interface MetadataStoreFixture {
+  store: MetadataStore;
+  /**
+   * Opens another, independent store (its own connection or pool) on the same database, like a
+   * second process would. Used by the concurrency tests.
+   */
+  openAnother(): Promise<MetadataStore>;
+  /** Closes the store(s) and removes the database. */
+  cleanup(): Promise<void>;
+}
+
+/** The artifact root every fixture must pass as `defaultArtifactRoot`. */
+export const CONTRACT_ARTIFACT_ROOT = '/tmp/modelyard-contract-artifacts';
+
+const attr = (key: string, comparator: Comparison['comparator'], value: Comparison['value']) =>
+  ({ kind: 'attribute', key, comparator, value }) as const satisfies Comparison;
+const metric = (key: string, comparator: Comparison['comparator'], value: Comparison['value']) =>
+  ({ kind: 'metric', key, comparator, value }) as const satisfies Comparison;
+const param = (key: string, comparator: Comparison['comparator'], value: Comparison['value']) =>
+  ({ kind: 'param', key, comparator, value }) as const satisfies Comparison;
+const tag = (key: string, comparator: Comparison['comparator'], value: Comparison['value']) =>
+  ({ kind: 'tag', key, comparator, value }) as const satisfies Comparison;
+const order = (kind: OrderBy['kind'], key: string, ascending = true): OrderBy => ({
+  kind,
+  key,
+  ascending,
+});
+const byKey = <T extends { key: string }>(list: T[]): T[] =>
+  [...list].sort((a, b) => a.key.localeCompare(b.key));
+const point = (key: string, value: number, step: number, timestamp = 1000 + step): Metric => ({
+  key,
+  value,
+  step,
+  timestamp,
+});
+
+/**
+ * Registers the contract suite for one adapter. `makeStore` opens a fresh store on an empty
+ * database for every test.
+ */
+export function runMetadataStoreContract(
+  name: string,
+  makeStore: () => Promise<MetadataStoreFixture>,
+): void {
+  describe(`MetadataStore contract: ${name}`, () => {
+    let fixture: MetadataStoreFixture;
+    let store: MetadataStore;
+    const others: MetadataStore[] = [];
+
+    const another = async (): Promise<MetadataStore> => {
+      const other = await fixture.openAnother();
+      others.push(other);
+      return other;
+    };
+
+    beforeEach(async () => {
+      fixture = await makeStore();
+      store = fixture.store;
+    });
+
+    afterEach(async () => {
+      for (const other of others.splice(0)) await other.close();
+      await fixture.cleanup();
+    });
+
+    const searchRuns = (
+      experimentIds: string[],
+      filter: Filter = [],
+      orderBy: OrderBy[] = [],
+      maxResults = 1000,
+      offset = 0,
+    ) =>
+      store.searchRuns({
+        experimentIds,
+        filter,
+        orderBy,
+        maxResults,
+        offset,
+        viewType: 'ACTIVE_ONLY',
+      });
+
+    describe('migrations', () => {
+      it('creates the Default experiment and can be applied twice', async () => {
+        await store.migrate();
+        await store.migrate();
+        await store.ping();
+        const exp = await store.getExperiment('0');
+        expect(exp).toMatchObject({
+          experimentId: '0',
+          name: 'Default',
+          artifactLocation: `${CONTRACT_ARTIFACT_ROOT}/0`,
+          lifecycleStage: 'active',
+        });
+      });
+
+      it('lets two stores migrate the same database at the same time', async () => {
+        const second = await another();
+        await Promise.all([store.migrate(), second.migrate(), store.migrate()]);
+        expect((await second.getExperiment('0')).name).toBe('Default');
+        const id = await store.createExperiment({ name: 'after-concurrent-migrate' });
+        expect((await second.getExperiment(id)).name).toBe('after-concurrent-migrate');
+      });
+    });
+
+    describe('with a migrated database', () => {
+      beforeEach(async () => {
+        await store.migrate();
+      });
+
+      // ------------------------------------------------------------ experiments
+      describe('experiments', () => {
+        it('creates an experiment with an integer id, default location and tags', async () => {
+          const id = await store.createExperiment({
+            name: 'exp-a',
+            tags: [
+              { key: 'team', value: 'vision' },
+              { key: 'team', value: 'nlp' },
+            ],
+          });
+          expect(id).toMatch(/^[1-9]\d*$/);
+          const exp = await store.getExperiment(id);
+          expect(exp.name).toBe('exp-a');
+          expect(exp.artifactLocation).toBe(`${CONTRACT_ARTIFACT_ROOT}/${id}`);
+          expect(exp.tags).toEqual([{ key: 'team', value: 'nlp' }]);
+          expect(exp.creationTime).toBeGreaterThan(0);
+          expect(await store.getExperimentByName('exp-a')).toMatchObject({ experimentId: id });
+          expect(await store.getExperimentByName('nope')).toBeNull();
+          const custom = await store.createExperiment({
+            name: 'exp-b',
+            artifactLocation: 's3://bucket/b',
+          });
+          expect((await store.getExperiment(custom)).artifactLocation).toBe('s3://bucket/b');
+        });
+
+        it('rejects a duplicate name and reports missing experiments', async () => {
+          await store.createExperiment({ name: 'dup' });
+          await expect(store.createExperiment({ name: 'dup' })).rejects.toBeInstanceOf(
+            AlreadyExistsError,
+          );
+          await expect(store.getExperiment('987654')).rejects.toBeInstanceOf(NotFoundError);
+          await expect(store.getExperiment('not-a-number')).rejects.toBeInstanceOf(NotFoundError);
+        });
+
+        it('renames, deletes and restores experiments with their runs', async () => {
+          const id = await store.createExperiment({ name: 'old' });
+          await store.createExperiment({ name: 'taken' });
+          await expect(store.renameExperiment(id, 'taken')).rejects.toBeInstanceOf(
+            AlreadyExistsError,
+          );
+          await store.renameExperiment(id, 'new');
+          expect((await store.getExperiment(id)).name).toBe('new');
+
+          const keep = await store.createRun(runInput(id));
+          const earlier = await store.createRun(runInput(id));
+          await store.deleteRun(earlier.info.runId);
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          await store.deleteExperiment(id);
+          expect((await store.getExperiment(id)).lifecycleStage).toBe('deleted');
+          expect((await store.getRun(keep.info.runId)).info.lifecycleStage).toBe('deleted');
+          await expect(store.renameExperiment(id, 'x')).rejects.toBeInstanceOf(InvalidStateError);
+          await expect(store.createRun(runInput(id))).rejects.toBeInstanceOf(InvalidStateError);
+          await expect(store.setExperimentTag(id, { key: 'k', value: 'v' })).rejects.toBeInstanceOf(
+            InvalidStateError,
+          );
+
+          await store.restoreExperiment(id);
+          expect((await store.getExperiment(id)).lifecycleStage).toBe('active');
+          expect((await store.getRun(keep.info.runId)).info.lifecycleStage).toBe('active');
+          expect((await store.getRun(earlier.info.runId)).info.lifecycleStage).toBe('deleted');
+          await expect(store.restoreExperiment(id)).rejects.toBeInstanceOf(InvalidStateError);
+        });
+
+        it('refuses to delete the Default experiment', async () => {
+          await expect(store.deleteExperiment('0')).rejects.toBeInstanceOf(InvalidParameterError);
+        });
+
+        it('sets and deletes experiment tags', async () => {
+          const id = await store.createExperiment({ name: 'tags' });
+          await store.setExperimentTag(id, { key: 'a', value: '1' });
+          await store.setExperimentTag(id, { key: 'a', value: '2' });
+          expect((await store.getExperiment(id)).tags).toEqual([{ key: 'a', value: '2' }]);
+          await store.deleteExperimentTag(id, 'a');
+          expect((await store.getExperiment(id)).tags).toEqual([]);
+          await expect(store.deleteExperimentTag(id, 'a')).rejects.toBeInstanceOf(NotFoundError);
+          await expect(
+            store.setExperimentTag('424242', { key: 'a', value: '1' }),
+          ).rejects.toBeInstanceOf(NotFoundError);
+        });
+
+        it('searches experiments by name, tag and view type, newest first, in pages', async () => {
+          const ids: string[] = [];
+          for (const n of ['alpha', 'Alpha-2', 'beta', 'gamma']) {
+            ids.push(await store.createExperiment({ name: n, tags: [{ key: 'n', value: n }] }));
+            await new Promise((resolve) => setTimeout(resolve, 2));
+          }
+          const names = async (filter: Filter, orderBy: OrderBy[] = []) =>
+            (
+              await store.searchExperiments({
+                filter,
+                orderBy,
+                viewType: 'ACTIVE_ONLY',
+                maxResults: 100,
+                offset: 0,
+              })
+            ).items.map((e) => e.name);
+          expect(await names([])).toEqual(['gamma', 'beta', 'Alpha-2', 'alpha', 'Default']);
+          expect(await names([attr('name', 'LIKE', 'alpha%')])).toEqual(['alpha']);
+          expect(await names([attr('name', 'ILIKE', 'alpha%')])).toEqual(['Alpha-2', 'alpha']);
+          expect(await names([tag('n', '=', 'beta')])).toEqual(['beta']);
+          expect(await names([tag('n', '!=', 'beta')])).toEqual(['gamma', 'Alpha-2', 'alpha']);
+          expect(await names([], [order('attribute', 'name')])).toEqual([
+            'Alpha-2',
+            'Default',
+            'alpha',
+            'beta',
+            'gamma',
+          ]);
+          await store.deleteExperiment(ids[2]!);
+          const deleted = await store.searchExperiments({
+            filter: [],
+            orderBy: [],
+            viewType: 'DELETED_ONLY',
+            maxResults: 10,
+            offset: 0,
+          });
+          expect(deleted.items.map((e) => e.name)).toEqual(['beta']);
+          const first = await store.searchExperiments({
+            filter: [],
+            orderBy: [],
+            viewType: 'ALL',
+            maxResults: 3,
+            offset: 0,
+          });
+          expect(first.items).toHaveLength(3);
+          expect(first.nextOffset).toBe(3);
+          const second = await store.searchExperiments({
+            filter: [],
+            orderBy: [],
+            viewType: 'ALL',
+            maxResults: 3,
+            offset: 3,
+          });
+          expect(second.items.map((e) => e.name)).toEqual(['alpha', 'Default']);
+          expect(second.nextOffset).toBeNull();
+        });
+      });
+
+      // ------------------------------------------------------------ runs
+      describe('runs', () => {
+        let experimentId: string;
+        beforeEach(async () => {
+          experimentId = await store.createExperiment({ name: 'runs' });
+        });
+
+        it('creates a run with a 32-hex id, its artifact URI and run name tag', async () => {
+          const run = await store.createRun({
+            ...runInput(experimentId),
+            runName: 'brave-fox',
+            tags: [{ key: 'source', value: 'test' }],
+          });
+          expect(run.info.runId).toMatch(/^[0-9a-f]{32}$/);
+          expect(run.info).toMatchObject({
+            runName: 'brave-fox',
+            experimentId,
+            userId: 'alice',
+            status: 'RUNNING',
+            startTime: 1_000,
+            endTime: null,
+            lifecycleStage: 'active',
+            artifactUri: `${CONTRACT_ARTIFACT_ROOT}/${experimentId}/${run.info.runId}/artifacts`,
+          });
+          expect(byKey(run.data.tags)).toEqual([
+            { key: 'mlflow.runName', value: 'brave-fox' },
+            { key: 'source', value: 'test' },
+          ]);
+          expect(await store.getRun(run.info.runId)).toEqual(run);
+          await expect(store.getRun('0'.repeat(32))).rejects.toBeInstanceOf(NotFoundError);
+          await expect(store.createRun(runInput('31337'))).rejects.toBeInstanceOf(NotFoundError);
+        });
+
+        it('updates status, end time and name (with the mlflow.runName tag)', async () => {
+          const run = await store.createRun(runInput(experimentId));
+          const info = await store.updateRun(run.info.runId, {
+            status: 'FINISHED',
+            endTime: 5_000,
+            runName: 'renamed',
+          });
+          expect(info).toMatchObject({ status: 'FINISHED', endTime: 5_000, runName: 'renamed' });
+          const again = await store.getRun(run.info.runId);
+          expect(again.info).toEqual(info);
+          expect(again.data.tags).toContainEqual({ key: 'mlflow.runName', value: 'renamed' });
+          await store.logBatch(run.info.runId, {
+            metrics: [],
+            params: [],
+            tags: [{ key: 'mlflow.runName', value: 'by-tag' }],
+          });
+          expect((await store.getRun(run.info.runId)).info.runName).toBe('by-tag');
+        });
+
+        it('deletes and restores a run, and refuses writes to a deleted run', async () => {
+          const run = await store.createRun(runInput(experimentId));
+          await store.deleteRun(run.info.runId);
+          expect((await store.getRun(run.info.runId)).info.lifecycleStage).toBe('deleted');
+          const batch = { metrics: [point('m', 1, 0)], params: [], tags: [] };
+          await expect(store.logBatch(run.info.runId, batch)).rejects.toBeInstanceOf(
+            InvalidStateError,
+          );
+          await expect(
+            store.updateRun(run.info.runId, { status: 'FAILED' }),
+          ).rejects.toBeInstanceOf(InvalidStateError);
+          await store.restoreRun(run.info.runId);
+          await store.logBatch(run.info.runId, batch);
+          await expect(store.deleteRun('f'.repeat(32))).rejects.toBeInstanceOf(NotFoundError);
+          await expect(store.logBatch('f'.repeat(32), batch)).rejects.toBeInstanceOf(NotFoundError);
+        });
+
+        it('keeps params immutable: the same value is accepted, a new value is rejected', async () => {
+          const { runId } = (await store.createRun(runInput(experimentId))).info;
+          await store.logBatch(runId, {
+            metrics: [],
+            params: [{ key: 'lr', value: '0.1' }],
+            tags: [],
+          });
+          await store.logBatch(runId, {
+            metrics: [],
+            params: [{ key: 'lr', value: '0.1' }],
+            tags: [],
+          });
+          const error: unknown = await store
+            .logBatch(runId, { metrics: [], params: [{ key: 'lr', value: '0.2' }], tags: [] })
+            .catch((e: unknown) => e);
+          expect(error).toBeInstanceOf(InvalidParameterError);
+          expect((error as Error).message).toContain('lr');
+          expect((error as Error).message).toContain('0.1');
+          expect((error as Error).message).toContain('0.2');
+          const dup = store.logBatch(runId, {
+            metrics: [],
+            params: [
+              { key: 'bs', value: '32' },
+              { key: 'bs', value: '64' },
+            ],
+            tags: [],
+          });
+          await expect(dup).rejects.toBeInstanceOf(InvalidParameterError);
+          await expect(dup).rejects.toThrow(/bs/);
+          expect((await store.getRun(runId)).data.params).toEqual([{ key: 'lr', value: '0.1' }]);
+        });
+
+        it('applies a batch all or nothing', async () => {
+          const { runId } = (await store.createRun(runInput(experimentId))).info;
+          await store.logBatch(runId, {
+            metrics: [],
+            params: [{ key: 'fixed', value: 'a' }],
+            tags: [],
+          });
+          await expect(
+            store.logBatch(runId, {
+              metrics: [point('loss', 0.5, 1)],
+              params: [
+                { key: 'fresh', value: 'x' },
+                { key: 'fixed', value: 'b' },
+              ],
+              tags: [{ key: 'note', value: 'should not persist' }],
+            }),
+          ).rejects.toBeInstanceOf(InvalidParameterError);
+          const run = await store.getRun(runId);
+          expect(run.data.params).toEqual([{ key: 'fixed', value: 'a' }]);
+          expect(run.data.metrics).toEqual([]);
+          expect(run.data.tags.map((t) => t.key)).toEqual(['mlflow.runName']);
+          const history = await store.getMetricHistory(runId, 'loss', {
+            maxResults: 10,
+            offset: 0,
+          });
+          expect(history.items).toEqual([]);
+        });
+
+        it('stores NaN and infinities faithfully', async () => {
+          const { runId } = (await store.createRun(runInput(experimentId))).info;
+          await store.logBatch(runId, {
+            metrics: [
+              point('nan', NaN, 0),
+              point('pinf', Infinity, 0),
+              point('ninf', -Infinity, 0),
+              point('big', 1.5e300, 0),
+              point('neg', -0.25, 0),
+            ],
+            params: [],
+            tags: [],
+          });
+          const latest = new Map(
+            (await store.getRun(runId)).data.metrics.map((m) => [m.key, m.value]),
+          );
+          expect(latest.get('nan')).toBeNaN();
+          expect(latest.get('pinf')).toBe(Infinity);
+          expect(latest.get('ninf')).toBe(-Infinity);
+          expect(latest.get('big')).toBe(1.5e300);
+          expect(latest.get('neg')).toBe(-0.25);
+          const history = await store.getMetricHistory(runId, 'nan', {
+            maxResults: 10,
+            offset: 0,
+          });
+          expect(history.items[0]!.value).toBeNaN();
+          const found = await searchRuns([experimentId], [metric('pinf', '>', 1e308)]);
+          expect(found.items.map((r) => r.info.runId)).toEqual([runId]);
+          expect((await searchRuns([experimentId], [metric('nan', '=', 0)])).items).toEqual([]);
+        });
+
+        it('appends metrics, keeps the latest by step then timestamp, and pages history', async () => {
+          const { runId } = (await store.createRun(runInput(experimentId))).info;
+          await store.logBatch(runId, {
+            metrics: [point('acc', 0.5, 2, 10), point('acc', 0.1, 0, 50), point('acc', 0.3, 1, 5)],
+            params: [],
+            tags: [],
+          });
+          await store.logBatch(runId, {
+            metrics: [point('acc', 0.9, 1, 99), point('acc', 0.5, 2, 10)],
+            params: [],
+            tags: [],
+          });
+          const run = await store.getRun(runId);
+          expect(run.data.metrics).toEqual([
+            expect.objectContaining({ key: 'acc', value: 0.5, step: 2, timestamp: 10 }),
+          ]);
+          const page1 = await store.getMetricHistory(runId, 'acc', { maxResults: 3, offset: 0 });
+          expect(page1.items.map((m) => [m.step, m.value])).toEqual([
+            [0, 0.1],
+            [1, 0.3],
+            [1, 0.9],
+          ]);
+          expect(page1.nextOffset).toBe(3);
+          const page2 = await store.getMetricHistory(runId, 'acc', { maxResults: 3, offset: 3 });
+          // The identical point logged twice is stored once.
+          expect(page2.items.map((m) => [m.step, m.value])).toEqual([[2, 0.5]]);
+          expect(page2.nextOffset).toBeNull();
+          await expect(
+            store.getMetricHistory('e'.repeat(32), 'acc', { maxResults: 1, offset: 0 }),
+          ).rejects.toBeInstanceOf(NotFoundError);
+        });
+
+        it('logs a large batch in one call', async () => {
+          const { runId } = (await store.createRun(runInput(experimentId))).info;
+          const metrics = Array.from({ length: 5000 }, (_, i) => point(`m${i % 50}`, i, i));
+          const params = Array.from({ length: 1500 }, (_, i) => ({ key: `p${i}`, value: `${i}` }));
+          const tags = Array.from({ length: 1500 }, (_, i) => ({ key: `t${i}`, value: `${i}` }));
+          await store.logBatch(runId, { metrics, params, tags });
+          const run = await store.getRun(runId);
+          expect(run.data.metrics).toHaveLength(50);
+          expect(run.data.params).toHaveLength(1500);
+          expect(run.data.tags).toHaveLength(1501);
+          const m49 = run.data.metrics.find((m) => m.key === 'm49');
+          expect(m49?.value).toBe(4999);
+          const history = await store.getMetricHistory(runId, 'm0', {
+            maxResults: 1000,
+            offset: 0,
+          });
+          expect(history.items).toHaveLength(100);
+        });
+
+        it('sets tags last-write-wins and deletes them', async () => {
+          const { runId } = (await store.createRun(runInput(experimentId))).info;
+          await store.logBatch(runId, {
+            metrics: [],
+            params: [],
+            tags: [
+              { key: 'a', value: '1' },
+              { key: 'a', value: '2' },
+            ],
+          });
+          await store.logBatch(runId, {
+            metrics: [],
+            params: [],
+            tags: [{ key: 'b', value: 'x' }],
+          });
+          await store.logBatch(runId, {
+            metrics: [],
+            params: [],
+            tags: [{ key: 'b', value: 'y' }],
+          });
+          const tags = (await store.getRun(runId)).data.tags.filter(
+            (t) => t.key !== 'mlflow.runName',
+          );
+          expect(byKey(tags)).toEqual([
+            { key: 'a', value: '2' },
+            { key: 'b', value: 'y' },
+          ]);
+          await store.deleteRunTag(runId, 'a');
+          await expect(store.deleteRunTag(runId, 'a')).rejects.toBeInstanceOf(NotFoundError);
+          expect((await store.getRun(runId)).data.tags.map((t) => t.key)).not.toContain('a');
+        });
+
+        it('records dataset inputs once per dataset and model inputs and outputs', async () => {
+          const { runId } = (await store.createRun(runInput(experimentId))).info;
+          const dataset = {
+            name: 'iris',
+            digest: 'abc123',
+            sourceType: 'local',
+            source: '{"uri": "/data/iris.csv"}',
+            schema: '{"cols": []}',
+            profile: null,
+          };
+          const input = { dataset, tags: [{ key: 'mlflow.data.context', value: 'training' }] };
+          await store.logInputs(runId, [input], [{ modelId: 'm-0123' }]);
+          await store.logInputs(runId, [input], [{ modelId: 'm-0123' }]);
+          await store.logOutputs(runId, [{ modelId: 'm-0456', step: 3 }]);
+          const run = await store.getRun(runId);
+          expect(run.inputs.datasetInputs).toEqual([input]);
+          expect(run.inputs.modelInputs).toEqual([{ modelId: 'm-0123' }]);
+          expect(run.outputs.modelOutputs).toEqual([{ modelId: 'm-0456', step: 3 }]);
+          const other = (await store.createRun(runInput(experimentId))).info.runId;
+          await store.logInputs(other, [
+            {
+              dataset: { ...dataset, digest: 'def456' },
+              tags: [{ key: 'mlflow.data.context', value: 'eval' }],
+            },
+          ]);
+          const ids = async (filter: Filter) =>
+            (await searchRuns([experimentId], filter)).items.map((r) => r.info.runId).sort();
+          expect(
+            await ids([{ kind: 'dataset', key: 'name', comparator: '=', value: 'iris' }]),
+          ).toEqual([runId, other].sort());
+          expect(
+            await ids([{ kind: 'dataset', key: 'digest', comparator: '=', value: 'def456' }]),
+          ).toEqual([other]);
+          expect(
+            await ids([{ kind: 'dataset', key: 'context', comparator: 'IN', value: ['training'] }]),
+          ).toEqual([runId]);
+        });
+
+        it('samples metric history across runs by step, keeping both ends', async () => {
+          const a = (await store.createRun(runInput(experimentId))).info.runId;
+          const b = (await store.createRun(runInput(experimentId))).info.runId;
+          await store.logBatch(a, {
+            metrics: Array.from({ length: 100 }, (_, i) => point('loss', 100 - i, i)),
+            params: [],
+            tags: [],
+          });
+          await store.logBatch(b, {
+            metrics: Array.from({ length: 10 }, (_, i) => point('loss', i, i * 5 + 3)),
+            params: [],
+            tags: [],
+          });
+          const all = await store.getMetricHistoryBulkInterval({
+            runIds: [a, b],
+            metricKey: 'loss',
+            maxResults: 10,
+          });
+          const stepsA = all.filter((m) => m.runId === a).map((m) => m.step);
+          const stepsB = all.filter((m) => m.runId === b).map((m) => m.step);
+          expect(stepsA.length).toBeLessThanOrEqual(10);
+          expect(stepsA[0]).toBe(0);
+          expect(stepsA.at(-1)).toBe(99);
+          expect(stepsA).toEqual([...stepsA].sort((x, y) => x - y));
+          expect(stepsB[0]).toBe(3);
+          expect(stepsB.at(-1)).toBe(48);
+          const windowed = await store.getMetricHistoryBulkInterval({
+            runIds: [a],
+            metricKey: 'loss',
+            startStep: 10,
+            endStep: 20,
+            maxResults: 100,
+          });
+          expect(windowed.map((m) => m.step)).toEqual(Array.from({ length: 11 }, (_, i) => i + 10));
+          expect(windowed[0]).toMatchObject({ key: 'loss', value: 90, runId: a });
+          await expect(
+            store.getMetricHistoryBulkInterval({
+              runIds: [a],
+              metricKey: 'loss',
+              startStep: 5,
+              maxResults: 10,
+            }),
+          ).rejects.toBeInstanceOf(InvalidParameterError);
+        });
+      });
+
+      // ------------------------------------------------------------ search runs
+      describe('searching runs', () => {
+        let experimentId: string;
+        let runIds: string[];
+
+        beforeEach(async () => {
+          experimentId = await store.createExperiment({ name: 'search' });
+          runIds = [];
+          // r0..r4: start times 100..500; metrics/params vary; r4 has no 'acc', r3 has NaN acc.
+          const specs = [
+            { acc: 0.7, model: 'cnn', team: 'Vision', status: 'FINISHED' },
+            { acc: 0.9, model: 'rnn', team: 'vision', status: 'FINISHED' },
+            { acc: 0.8, model: 'cnn', team: 'nlp', status: 'FAILED' },
+            { acc: NaN, model: 'mlp', team: 'nlp', status: 'RUNNING' },
+            { acc: undefined, model: 'cnn', team: 'audio', status: 'RUNNING' },
+          ];
+          for (const [i, spec] of specs.entries()) {
+            const run = await store.createRun({
+              ...runInput(experimentId),
+              runName: `run-${i}`,
+              startTime: (i + 1) * 100,
+            });
+            runIds.push(run.info.runId);
+            await store.logBatch(run.info.runId, {
+              metrics: spec.acc === undefined ? [] : [point('acc', spec.acc, 0)],
+              params: [{ key: 'model', value: spec.model }],
+              tags: [{ key: 'team', value: spec.team }],
+            });
+            if (spec.status !== 'RUNNING') {
+              await store.updateRun(run.info.runId, {
+                status: spec.status as 'FINISHED',
+                endTime: 9_000,
+              });
+            }
+          }
+        });
+
+        const names = async (filter: Filter, orderBy: OrderBy[] = []) =>
+          (await searchRuns([experimentId], filter, orderBy)).items.map((r) => r.info.runName);
+
+        it('orders by start time, newest first, by default', async () => {
+          expect(await names([])).toEqual(['run-4', 'run-3', 'run-2', 'run-1', 'run-0']);
+        });
+
+        it('filters on metrics, params, tags and attributes', async () => {
+          expect(await names([metric('acc', '>', 0.75)])).toEqual(['run-2', 'run-1']);
+          expect(await names([metric('acc', '<=', 0.8), param('model', '=', 'cnn')])).toEqual([
+            'run-2',
+            'run-0',
+          ]);
+          expect(await names([param('model', '!=', 'cnn')])).toEqual(['run-3', 'run-1']);
+          expect(await names([param('model', 'IN', ['mlp', 'rnn'])])).toEqual(['run-3', 'run-1']);
+          expect(await names([param('model', 'NOT IN', ['cnn'])])).toEqual(['run-3', 'run-1']);
+          expect(await names([tag('team', 'LIKE', 'vis%')])).toEqual(['run-1']);
+          expect(await names([tag('team', 'ILIKE', 'VIS%')])).toEqual(['run-1', 'run-0']);
+          expect(
+            await names([tag('missing', 'IS NULL', null), metric('acc', 'IS NULL', null)]),
+          ).toEqual(['run-4']);
+          expect(await names([attr('status', '=', 'FINISHED')])).toEqual(['run-1', 'run-0']);
+          expect(await names([attr('start_time', '>=', 300)])).toEqual(['run-4', 'run-3', 'run-2']);
+          expect(await names([attr('run_name', 'LIKE', 'run-1')])).toEqual(['run-1']);
+          expect(await names([attr('run_id', 'IN', [runIds[0]!, runIds[3]!])])).toEqual([
+            'run-3',
+            'run-0',
+          ]);
+          expect(await names([attr('end_time', 'IS NULL', null)])).toEqual(['run-4', 'run-3']);
+          await expect(names([attr('no_such_attribute', '=', 'x')])).rejects.toBeInstanceOf(
+            InvalidParameterError,
+          );
+        });
+
+        it('sorts by a metric with NaN after numbers and missing values last', async () => {
+          expect(await names([], [order('metric', 'acc', true)])).toEqual([
+            'run-0',
+            'run-2',
+            'run-1',
+            'run-3',
+            'run-4',
+          ]);
+          expect(await names([], [order('metric', 'acc', false)])).toEqual([
+            'run-1',
+            'run-2',
+            'run-0',
+            'run-3',
+            'run-4',
+          ]);
+        });
+
+        it('sorts by params, tags and attributes with ties broken by start time', async () => {
+          expect(await names([], [order('param', 'model')])).toEqual([
+            'run-4',
+            'run-2',
+            'run-0',
+            'run-3',
+            'run-1',
+          ]);
+          expect(await names([], [order('tag', 'team', false)])).toEqual([
+            'run-1',
+            'run-3',
+            'run-2',
+            'run-4',
+            'run-0',
+          ]);
+          expect(await names([], [order('attribute', 'start_time', true)])).toEqual([
+            'run-0',
+            'run-1',
+            'run-2',
+            'run-3',
+            'run-4',
+          ]);
+        });
+
+        it('pages through results with nextOffset and honours the view type', async () => {
+          const p1 = await searchRuns([experimentId], [], [], 2, 0);
+          expect(p1.items.map((r) => r.info.runName)).toEqual(['run-4', 'run-3']);
+          expect(p1.nextOffset).toBe(2);
+          const p3 = await searchRuns([experimentId], [], [], 2, 4);
+          expect(p3.items.map((r) => r.info.runName)).toEqual(['run-0']);
+          expect(p3.nextOffset).toBeNull();
+          await store.deleteRun(runIds[0]!);
+          expect(await names([])).not.toContain('run-0');
+          const deleted = await store.searchRuns({
+            experimentIds: [experimentId],
+            filter: [],
+            orderBy: [],
+            maxResults: 10,
+            offset: 0,
+            viewType: 'DELETED_ONLY',
+          });
+          expect(deleted.items.map((r) => r.info.runName)).toEqual(['run-0']);
+          expect((await searchRuns(['0'])).items).toEqual([]);
+        });
+
+        it('returns a page of more than 1,000 runs with their data', async () => {
+          const big = await store.createExperiment({ name: 'big' });
+          const total = 1_100;
+          // Created in bulk through concurrent calls; the store serialises writes itself.
+          await Promise.all(
+            Array.from({ length: total }, async (_, i) => {
+              const run = await store.createRun({
+                ...runInput(big),
+                runName: `b${i}`,
+                startTime: i,
+              });
+              await store.logBatch(run.info.runId, {
+                metrics: [point('score', i, 0)],
+                params: [{ key: 'i', value: String(i) }],
+                tags: [],
+              });
+            }),
+          );
+          const page = await searchRuns(
+            [big],
+            [metric('score', '>=', 10)],
+            [order('metric', 'score', false)],
+            1_500,
+          );
+          expect(page.items).toHaveLength(total - 10);
+          expect(page.nextOffset).toBeNull();
+          expect(page.items[0]!.data.params).toEqual([{ key: 'i', value: String(total - 1) }]);
+          expect(page.items.at(-1)!.data.metrics[0]!.value).toBe(10);
+          expect(page.items.every((r) => r.data.tags.length === 1)).toBe(true);
+        });
+      });
+
+      // ------------------------------------------------------------ logged models
+      describe('logged models', () => {
+        let experimentId: string;
+        beforeEach(async () => {
+          experimentId = await store.createExperiment({ name: 'models' });
+        });
+
+        it('creates, finalizes, tags and deletes a logged model', async () => {
+          const model = await store.createLoggedModel({
+            experimentId,
+            name: 'clf',
+            modelType: 'sklearn',
+            params: [{ key: 'alpha', value: '0.5' }],
+            tags: [{ key: 'owner', value: 'bob' }],
+          });
+          expect(model.modelId).toMatch(/^m-[0-9a-f]{32}$/);
+          expect(model).toMatchObject({
+            experimentId,
+            name: 'clf',
+            status: 'LOGGED_MODEL_PENDING',
+            modelType: 'sklearn',
+            artifactUri: `${CONTRACT_ARTIFACT_ROOT}/${experimentId}/models/${model.modelId}/artifacts`,
+            params: [{ key: 'alpha', value: '0.5' }],
+            tags: [{ key: 'owner', value: 'bob' }],
+            metrics: [],
+          });
+          const ready = await store.finalizeLoggedModel(model.modelId, 'LOGGED_MODEL_READY');
+          expect(ready.status).toBe('LOGGED_MODEL_READY');
+          await store.setLoggedModelTags(model.modelId, [
+            { key: 'owner', value: 'carol' },
+            { key: 'stage', value: 'dev' },
+          ]);
+          await store.deleteLoggedModelTag(model.modelId, 'stage');
+          await expect(store.deleteLoggedModelTag(model.modelId, 'stage')).rejects.toBeInstanceOf(
+            NotFoundError,
+          );
+          await store.logLoggedModelParams(model.modelId, [
+            { key: 'alpha', value: '0.5' },
+            { key: 'beta', value: '1' },
+          ]);
+          await expect(
+            store.logLoggedModelParams(model.modelId, [{ key: 'alpha', value: '0.7' }]),
+          ).rejects.toBeInstanceOf(InvalidParameterError);
+          const got = await store.getLoggedModel(model.modelId);
+          expect(got.tags).toEqual([{ key: 'owner', value: 'carol' }]);
+          expect(byKey(got.params)).toEqual([
+            { key: 'alpha', value: '0.5' },
+            { key: 'beta', value: '1' },
+          ]);
+          await store.deleteLoggedModel(model.modelId);
+          await expect(store.getLoggedModel(model.modelId)).rejects.toBeInstanceOf(NotFoundError);
+          await expect(
+            store.createLoggedModel({ experimentId: '99999', name: 'x' }),
+          ).rejects.toBeInstanceOf(NotFoundError);
+        });
+
+        it('shows metrics logged with a model id on the model, latest per key', async () => {
+          const model = await store.createLoggedModel({ experimentId, name: 'm' });
+          const { runId } = (await store.createRun(runInput(experimentId))).info;
+          await store.logBatch(runId, {
+            metrics: [
+              { ...point('f1', 0.5, 1), modelId: model.modelId },
+              { ...point('f1', 0.6, 2), modelId: model.modelId },
+              point('f1', 0.99, 3),
+            ],
+            params: [],
+            tags: [],
+          });
+          const got = await store.getLoggedModel(model.modelId);
+          expect(got.metrics).toEqual([
+            expect.objectContaining({ key: 'f1', value: 0.6, step: 2, modelId: model.modelId }),
+          ]);
+        });
+
+        it('searches logged models by attributes, metrics and tags', async () => {
+          const a = await store.createLoggedModel({
+            experimentId,
+            name: 'a',
+            tags: [{ key: 'k', value: 'x' }],
+          });
+          await new Promise((resolve) => setTimeout(resolve, 2));
+          const b = await store.createLoggedModel({ experimentId, name: 'b' });
+          const { runId } = (await store.createRun(runInput(experimentId))).info;
+          await store.logBatch(runId, {
+            metrics: [
+              { ...point('acc', 0.3, 0), modelId: a.modelId },
+              { ...point('acc', 0.8, 0), modelId: b.modelId },
+            ],
+            params: [],
+            tags: [],
+          });
+          const search = async (filter: Filter, orderBy: OrderBy[] = []) =>
+            (
+              await store.searchLoggedModels({
+                experimentIds: [experimentId],
+                filter,
+                orderBy,
+                maxResults: 10,
+                offset: 0,
+              })
+            ).items.map((m) => m.name);
+          expect(await search([])).toEqual(['b', 'a']);
+          expect(await search([metric('acc', '>', 0.5)])).toEqual(['b']);
+          expect(await search([tag('k', '=', 'x')])).toEqual(['a']);
+          expect(await search([attr('name', '=', 'a')])).toEqual(['a']);
+          expect(await search([], [order('metric', 'acc', true)])).toEqual(['a', 'b']);
+        });
+      });
+
+      // ------------------------------------------------------------ registry
+      describe('registry', () => {
+        it('creates, reads, updates and rejects duplicate registered models', async () => {
+          const model = await store.createRegisteredModel({
+            name: 'fraud',
+            description: 'detects fraud',
+            tags: [{ key: 'team', value: 'risk' }],
+          });
+          expect(model).toMatchObject({
+            name: 'fraud',
+            description: 'detects fraud',
+            latestVersions: [],
+            tags: [{ key: 'team', value: 'risk' }],
+            aliases: [],
+          });
+          await expect(store.createRegisteredModel({ name: 'fraud' })).rejects.toBeInstanceOf(
+            AlreadyExistsError,
+          );
+          await expect(store.getRegisteredModel('nope')).rejects.toBeInstanceOf(NotFoundError);
+          expect((await store.updateRegisteredModel('fraud', 'v2')).description).toBe('v2');
+          await store.setRegisteredModelTag('fraud', { key: 'team', value: 'ml' });
+          await store.deleteRegisteredModelTag('fraud', 'missing');
+          expect((await store.getRegisteredModel('fraud')).tags).toEqual([
+            { key: 'team', value: 'ml' },
+          ]);
+          await store.deleteRegisteredModelTag('fraud', 'team');
+          expect((await store.getRegisteredModel('fraud')).tags).toEqual([]);
+        });
+
+        it('numbers versions safely under concurrent creation and never reuses numbers', async () => {
+          await store.createRegisteredModel({ name: 'm' });
+          const second = await another();
+          const created = await Promise.all(
+            Array.from({ length: 12 }, (_, i) =>
+              (i % 2 === 0 ? store : second).createModelVersion({
+                name: 'm',
+                source: `s3://b/${i}`,
+                runId: 'r'.repeat(32),
+                userId: 'u',
+              }),
+            ),
+          );
+          expect(created.map((v) => Number(v.version)).sort((a, b) => a - b)).toEqual(
+            Array.from({ length: 12 }, (_, i) => i + 1),
+          );
+          await store.deleteModelVersion('m', '12');
+          const next = await store.createModelVersion({ name: 'm', source: 's3://b/next' });
+          expect(next.version).toBe('13');
+          expect(next).toMatchObject({
+            currentStage: 'None',
+            status: 'READY',
+            source: 's3://b/next',
+            aliases: [],
+          });
+          await expect(
+            store.createModelVersion({ name: 'ghost', source: 'x' }),
+          ).rejects.toBeInstanceOf(NotFoundError);
+        });
+
+        it('sets, moves and deletes aliases, and drops them with their version', async () => {
+          await store.createRegisteredModel({ name: 'm' });
+          await store.createModelVersion({ name: 'm', source: 'a' });
+          await store.createModelVersion({ name: 'm', source: 'b' });
+          await store.setRegisteredModelAlias('m', 'champion', '1');
+          await store.setRegisteredModelAlias('m', 'challenger', '2');
+          expect((await store.getModelVersionByAlias('m', 'champion')).source).toBe('a');
+          await store.setRegisteredModelAlias('m', 'champion', '2');
+          expect((await store.getModelVersion('m', '2')).aliases).toEqual([
+            'challenger',
+            'champion',
+          ]);
+          expect((await store.getRegisteredModel('m')).aliases).toEqual([
+            { alias: 'challenger', version: '2' },
+            { alias: 'champion', version: '2' },
+          ]);
+          await store.deleteRegisteredModelAlias('m', 'challenger');
+          await expect(store.getModelVersionByAlias('m', 'challenger')).rejects.toBeInstanceOf(
+            NotFoundError,
+          );
+          await expect(store.setRegisteredModelAlias('m', 'x', '9')).rejects.toBeInstanceOf(
+            NotFoundError,
+          );
+          await store.deleteModelVersion('m', '2');
+          await expect(store.getModelVersionByAlias('m', 'champion')).rejects.toBeInstanceOf(
+            NotFoundError,
+          );
+          expect((await store.getRegisteredModel('m')).aliases).toEqual([]);
+          await expect(store.getModelVersion('m', '2')).rejects.toBeInstanceOf(NotFoundError);
+        });
+
+        it('transitions stages, archives existing versions and reports the latest per stage', async () => {
+          await store.createRegisteredModel({ name: 'm' });
+          for (let i = 0; i < 4; i++) await store.createModelVersion({ name: 'm', source: `${i}` });
+          await store.transitionModelVersionStage('m', '1', 'Production', false);
+          await store.transitionModelVersionStage('m', '2', 'Production', false);
+          await store.transitionModelVersionStage('m', '3', 'Staging', false);
+          const moved = await store.transitionModelVersionStage('m', '4', 'Production', true);
+          expect(moved.currentStage).toBe('Production');
+          expect((await store.getModelVersion('m', '1')).currentStage).toBe('Archived');
+          expect((await store.getModelVersion('m', '2')).currentStage).toBe('Archived');
+          expect((await store.getModelVersion('m', '3')).currentStage).toBe('Staging');
+          const latest = await store.getLatestVersions('m', []);
+          expect(latest.map((v) => [v.currentStage, v.version])).toEqual([
+            ['Staging', '3'],
+            ['Production', '4'],
+            ['Archived', '2'],
+          ]);
+          expect(
+            (await store.getLatestVersions('m', ['Production'])).map((v) => v.version),
+          ).toEqual(['4']);
+          const model = await store.getRegisteredModel('m');
+          expect(model.latestVersions.map((v) => v.version).sort()).toEqual(['2', '3', '4']);
+          await expect(
+            store.transitionModelVersionStage('m', '1', 'Archived', true),
+          ).rejects.toBeInstanceOf(InvalidParameterError);
+          await expect(store.getLatestVersions('nope', [])).rejects.toBeInstanceOf(NotFoundError);
+        });
+
+        it('updates and tags model versions', async () => {
+          await store.createRegisteredModel({ name: 'm' });
+          await store.createModelVersion({
+            name: 'm',
+            source: 's',
+            tags: [{ key: 'a', value: '1' }],
+            digest: 'ab'.repeat(32),
+            modelId: 'm-1',
+          });
+          const updated = await store.updateModelVersion('m', '1', 'better');
+          expect(updated).toMatchObject({
+            description: 'better',
+            digest: 'ab'.repeat(32),
+            modelId: 'm-1',
+            tags: [{ key: 'a', value: '1' }],
+          });
+          await store.setModelVersionTag('m', '1', { key: 'a', value: '2' });
+          await store.setModelVersionTag('m', '1', { key: 'b', value: '3' });
+          await store.deleteModelVersionTag('m', '1', 'b');
+          expect((await store.getModelVersion('m', '1')).tags).toEqual([{ key: 'a', value: '2' }]);
+          await expect(
+            store.setModelVersionTag('m', '7', { key: 'a', value: '1' }),
+          ).rejects.toBeInstanceOf(NotFoundError);
+        });
+
+        it('renames a model with its versions, tags and aliases, and deletes it with them', async () => {
+          await store.createRegisteredModel({ name: 'old', tags: [{ key: 't', value: 'v' }] });
+          await store.createModelVersion({
+            name: 'old',
+            source: 's',
+            tags: [{ key: 'x', value: 'y' }],
+          });
+          await store.setRegisteredModelAlias('old', 'prod', '1');
+          await store.createRegisteredModel({ name: 'taken' });
+          await expect(store.renameRegisteredModel('old', 'taken')).rejects.toBeInstanceOf(
+            AlreadyExistsError,
+          );
+          const renamed = await store.renameRegisteredModel('old', 'new');
+          expect(renamed).toMatchObject({
+            name: 'new',
+            tags: [{ key: 't', value: 'v' }],
+            aliases: [{ alias: 'prod', version: '1' }],
+          });
+          expect(renamed.latestVersions.map((v) => v.name)).toEqual(['new']);
+          expect((await store.getModelVersionByAlias('new', 'prod')).tags).toEqual([
+            { key: 'x', value: 'y' },
+          ]);
+          await expect(store.getRegisteredModel('old')).rejects.toBeInstanceOf(NotFoundError);
+          await store.deleteRegisteredModel('new');
+          await expect(store.getModelVersion('new', '1')).rejects.toBeInstanceOf(NotFoundError);
+          await store.createRegisteredModel({ name: 'new' });
+          expect((await store.getRegisteredModel('new')).aliases).toEqual([]);
+          await expect(store.deleteRegisteredModel('ghost')).rejects.toBeInstanceOf(NotFoundError);
+        });
+
+        it('searches registered models and versions with MLflow default orders', async () => {
+          for (const name of ['b-model', 'a-model', 'c-other']) {
+            await store.createRegisteredModel({ name, tags: [{ key: 'kind', value: name[0]! }] });
+            await store.createModelVersion({ name, source: `${name}/1`, runId: 'r1' });
+            await store.createModelVersion({ name, source: `${name}/2`, runId: 'r2' });
+          }
+          const models = async (filter: Filter, orderBy: OrderBy[] = [], maxResults = 10) =>
+            store.searchRegisteredModels({ filter, orderBy, maxResults, offset: 0 });
+          expect((await models([])).items.map((m) => m.name)).toEqual([
+            'a-model',
+            'b-model',
+            'c-other',
+          ]);
+          expect((await models([attr('name', 'LIKE', '%model')])).items).toHaveLength(2);
+          expect((await models([tag('kind', '=', 'c')])).items.map((m) => m.name)).toEqual([
+            'c-other',
+          ]);
+          const paged = await models([], [order('attribute', 'name', false)], 2);
+          expect(paged.items.map((m) => m.name)).toEqual(['c-other', 'b-model']);
+          expect(paged.nextOffset).toBe(2);
+          const versions = await store.searchModelVersions({
+            filter: [],
+            orderBy: [],
+            maxResults: 10,
+            offset: 0,
+          });
+          expect(versions.items.map((v) => `${v.name}/${v.version}`)).toEqual([
+            'a-model/2',
+            'a-model/1',
+            'b-model/2',
+            'b-model/1',
+            'c-other/2',
+            'c-other/1',
+          ]);
+          const byRun = await store.searchModelVersions({
+            filter: [attr('run_id', '=', 'r1'), attr('name', '!=', 'a-model')],
+            orderBy: [],
+            maxResults: 10,
+            offset: 0,
+          });
+          expect(byRun.items.map((v) => `${v.name}/${v.version}`)).toEqual([
+            'b-model/1',
+            'c-other/1',
+          ]);
+        });
+      });
+
+      // ------------------------------------------------------------ concurrency
+      describe('concurrency', () => {
+        it('lets 16 writers on two stores log batches to one database without failing', async () => {
+          const second = await another();
+          const experimentId = await store.createExperiment({ name: 'concurrent' });
+          const runs = await Promise.all(
+            Array.from({ length: 16 }, (_, i) =>
+              (i % 2 === 0 ? store : second).createRun(runInput(experimentId)),
+            ),
+          );
+          const rounds = 10;
+          await Promise.all(
+            runs.map(async (run, i) => {
+              const writer = i % 2 === 0 ? store : second;
+              for (let round = 0; round < rounds; round++) {
+                await writer.logBatch(run.info.runId, {
+                  metrics: Array.from({ length: 20 }, (_, k) => point(`m${k}`, round, round)),
+                  params: [{ key: `p${round}`, value: String(round) }],
+                  tags: [{ key: 'round', value: String(round) }],
+                });
+              }
+            }),
+          );
+          for (const run of runs) {
+            const got = await second.getRun(run.info.runId);
+            expect(got.data.params).toHaveLength(rounds);
+            expect(got.data.metrics).toHaveLength(20);
+            expect(got.data.metrics.every((m) => m.step === rounds - 1)).toBe(true);
+            expect(got.data.tags).toContainEqual({ key: 'round', value: String(rounds - 1) });
+            const history = await store.getMetricHistory(run.info.runId, 'm0', {
+              maxResults: 100,
+              offset: 0,
+            });
+            expect(history.items).toHaveLength(rounds);
+          }
+        });
+      });
+    });
+  });
+}
+
+function runInput(experimentId: string) {
+  return { experimentId, userId: 'alice', runName: 'test-run', startTime: 1_000, tags: [] };
+}
