@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import Fastify from 'fastify';
+import Fastify, { LogController } from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import type { ArtifactStore, MetadataStore } from '@modelyard/store';
 import { installErrorHandling } from './error-handler.js';
@@ -36,7 +36,8 @@ export function buildApp(options: AppOptions): FastifyInstance & { services: App
   const app = Fastify({
     logger: options.logLevel === false ? false : { level: options.logLevel },
     bodyLimit: options.bodyLimit,
-    disableRequestLogging: true,
+    // Per-request lines are written at debug level by our own onResponse hook instead.
+    logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     keepAliveTimeout: 65_000,

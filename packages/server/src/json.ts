@@ -23,7 +23,7 @@ function quoteBareNonFinite(text: string): string {
   let i = 0;
   const n = text.length;
   while (i < n) {
-    const ch = text[i];
+    const ch = text.charAt(i);
     if (ch === '"') {
       // Copy the whole string literal, honouring escapes.
       let j = i + 1;

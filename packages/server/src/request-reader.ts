@@ -5,8 +5,7 @@ import { readDouble } from './json.js';
 const API_DOCS_HINT = 'See the API docs for more information about request parameters.';
 
 function describe(value: unknown): string {
-  const text =
-    typeof value === 'string' ? JSON.stringify(value) : (JSON.stringify(value) ?? String(value));
+  const text = value === undefined ? 'undefined' : JSON.stringify(value);
   return text.length > 200 ? `${text.slice(0, 200)}...` : text;
 }
 

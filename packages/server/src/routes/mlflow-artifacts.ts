@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { InvalidParameterError } from '@modelyard/core';
+import { resolveArtifactPath } from '@modelyard/store';
 import type { ArtifactStore } from '@modelyard/store';
 import { RequestReader } from '../request-reader.js';
 import { joinArtifactPath, proxiedArtifactPath } from '../services/artifact-uris.js';
@@ -39,7 +40,7 @@ export function registerMlflowArtifactRoutes(
         { artifactUri: rootUri },
       );
     }
-    const relDir = (r.optString('path') ?? '').replace(/^\/+|\/+$/g, '');
+    const relDir = resolveArtifactPath(r.optString('path') ?? '');
     const entries = await artifacts.list(joinArtifactPath(base, relDir));
     return {
       root_uri: rootUri,
@@ -51,7 +52,7 @@ export function registerMlflowArtifactRoutes(
     };
   });
 
-  void app.register(async (scope) => {
+  void app.register((scope, _options, done) => {
     // Upload bodies stream straight from the socket: no parser may consume them.
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', (_request, _payload, done) => {
@@ -136,6 +137,7 @@ export function registerMlflowArtifactRoutes(
         return sendJson(reply, {});
       });
     }
+    done();
   });
 }
 

@@ -1,4 +1,4 @@
-import { InvalidParameterError } from '@modelyard/core';
+import { resolveArtifactPath } from '@modelyard/store';
 
 /** The scheme of artifact URIs that the server proxies to its own artifact store. */
 export const PROXY_SCHEME = 'mlflow-artifacts:';
@@ -21,15 +21,13 @@ export function proxiedArtifactPath(uri: string): string | null {
   return rest.replace(/^\/+/, '').replace(/\/+$/, '');
 }
 
-/** Joins a relative artifact path onto a store path, refusing obvious escapes early. */
+/**
+ * Joins a client-supplied relative artifact path onto a store path. The relative part is checked
+ * by the store's `resolveArtifactPath`: `..`, absolute paths and encoded variants are refused.
+ * @throws InvalidParameterError naming the path.
+ */
 export function joinArtifactPath(base: string, path: string | undefined): string {
-  const rel = (path ?? '').replace(/^\/+/, '').replace(/\/+$/, '');
-  if (rel.split('/').some((segment) => segment === '..')) {
-    throw new InvalidParameterError(
-      `Invalid artifact path '${path ?? ''}': it may not contain '..' segments.`,
-      { path },
-    );
-  }
+  const rel = resolveArtifactPath(path ?? '');
   if (rel === '') return base;
   return base === '' ? rel : `${base}/${rel}`;
 }
