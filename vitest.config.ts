@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
 // Import sibling packages from their TypeScript sources, not their build output.
-const conditions = ['@modelyard/source', 'node', 'import', 'default'];
+const conditions = ['@modelyard/source', 'node'];
 
 export default defineConfig({
   resolve: { conditions },
