@@ -32,6 +32,9 @@ export interface SqlBackend {
   close(): Promise<void>;
 }
 
+/** Most writes committed together by one SQLite transaction (group commit). */
+const MAX_GROUP_COMMIT = 256;
+
 /** Options of the SQLite back end. */
 export interface SqliteBackendOptions {
   /** How long a writer waits for another connection's write lock, in ms. Default 10,000. */
@@ -94,19 +97,76 @@ export function createSqliteBackend(path: string, options: SqliteBackendOptions 
     }
   };
 
-  const write = <T>(fn: (trx: Db) => Promise<T>): Promise<T> =>
+  // Group commit: writes that arrive while a transaction is running are queued and then run
+  // together in the next transaction, each inside its own SAVEPOINT. A write that throws rolls
+  // back to its savepoint alone and gets its error; the others commit with one COMMIT, so one
+  // fsync serves the whole group. Each caller is answered only after that COMMIT returned.
+  interface QueuedWrite {
+    fn: (trx: Db) => Promise<unknown>;
+    resolve: (value: unknown) => void;
+    reject: (error: unknown) => void;
+  }
+  const queue: QueuedWrite[] = [];
+  let draining = false;
+
+  const runGroup = (group: QueuedWrite[]): Promise<void> =>
     // `connection()` reserves Kysely's single connection for the whole transaction, so the raw
-    // handle may be driven directly for BEGIN / COMMIT / ROLLBACK.
+    // handle may be driven directly for BEGIN / SAVEPOINT / COMMIT / ROLLBACK.
     db.connection().execute(async (conn) => {
-      await beginImmediate();
       try {
-        const result = await fn(conn);
+        await beginImmediate();
+      } catch (error) {
+        for (const item of group) item.reject(error);
+        return;
+      }
+      const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+      try {
+        for (const item of group) {
+          raw.exec('SAVEPOINT yard_write');
+          try {
+            const value = await item.fn(conn);
+            raw.exec('RELEASE yard_write');
+            outcomes.push({ ok: true, value });
+          } catch (error) {
+            raw.exec('ROLLBACK TO yard_write');
+            raw.exec('RELEASE yard_write');
+            outcomes.push({ ok: false, error });
+          }
+        }
         raw.exec('COMMIT');
-        return result;
       } catch (error) {
         if (raw.inTransaction) raw.exec('ROLLBACK');
-        throw error;
+        for (const item of group) item.reject(error);
+        return;
       }
+      group.forEach((item, i) => {
+        const outcome = outcomes[i];
+        if (outcome?.ok === true) item.resolve(outcome.value);
+        else item.reject(outcome?.error);
+      });
+    });
+
+  const drain = async (): Promise<void> => {
+    draining = true;
+    try {
+      while (queue.length > 0) {
+        const group = queue.splice(0, MAX_GROUP_COMMIT);
+        try {
+          await runGroup(group);
+        } catch (error) {
+          // E.g. the store was closed: no caller may be left waiting.
+          for (const item of group) item.reject(error);
+        }
+      }
+    } finally {
+      draining = false;
+    }
+  };
+
+  const write = <T>(fn: (trx: Db) => Promise<T>): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      queue.push({ fn, resolve: resolve as (value: unknown) => void, reject });
+      if (!draining) void drain();
     });
 
   return {
