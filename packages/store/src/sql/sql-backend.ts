@@ -8,7 +8,7 @@ import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
-import type { RawBuilder, SqlBool } from 'kysely';
+import type { RawBuilder, SqlBool, SqliteDatabase } from 'kysely';
 import { YardError } from '@modelyard/core';
 import type { MetadataDatabase } from './database-schema.js';
 import { loadPg } from './pg-loader.js';
@@ -69,7 +69,9 @@ export function createSqliteBackend(path: string, options: SqliteBackendOptions 
   raw.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
   raw.pragma('foreign_keys = ON');
   raw.pragma('case_sensitive_like = ON');
-  const db = new Kysely<MetadataDatabase>({ dialect: new SqliteDialect({ database: raw }) });
+  const db = new Kysely<MetadataDatabase>({
+    dialect: new SqliteDialect({ database: withStatementCache(raw) }),
+  });
 
   const beginImmediate = async (): Promise<void> => {
     const deadline = Date.now() + busyTimeoutMs;
@@ -178,6 +180,42 @@ export function createSqliteBackend(path: string, options: SqliteBackendOptions 
     inList: (column, values) =>
       sql<SqlBool>`${sql.ref(column)} IN (SELECT value FROM json_each(${JSON.stringify(values)}))`,
     close: () => db.destroy(),
+  };
+}
+
+/** Prepared statements kept per SQLite connection (least recently used dropped first). */
+const STATEMENT_CACHE_SIZE = 500;
+
+/**
+ * Kysely's SQLite driver prepares every query afresh; preparing is a large share of the cost of
+ * a hot write such as a 1,000-row insert. This wrapper hands Kysely a cached prepared statement
+ * for SQL text it has seen recently (a statement still iterating is never handed out twice).
+ */
+function withStatementCache(raw: BetterSqlite3.Database): SqliteDatabase {
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  const prepare = (source: string): BetterSqlite3.Statement => {
+    const cached = cache.get(source);
+    if (cached !== undefined && !cached.busy) {
+      cache.delete(source);
+      cache.set(source, cached);
+      return cached;
+    }
+    const statement = raw.prepare(source);
+    if (cached === undefined) {
+      cache.set(source, statement);
+      if (cache.size > STATEMENT_CACHE_SIZE) {
+        const oldest = cache.keys().next().value;
+        if (oldest !== undefined) cache.delete(oldest);
+      }
+    }
+    return statement;
+  };
+  return {
+    prepare,
+    close: () => {
+      cache.clear();
+      raw.close();
+    },
   };
 }
 
