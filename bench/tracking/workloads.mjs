@@ -99,17 +99,28 @@ function batchBody(runId, n) {
 export async function logBatchWorkload(client, sizes) {
   const exp = await createExperiment(client, 'bench-log-batch');
   const warm = await createRun(client, exp, 'warm-up', BASE_TS);
-  for (let n = 0; n < 5; n++) await client.post(`${API}/runs/log-batch`, batchBody(warm, n));
+  /** @type {number[]} */
+  const warmMs = [];
+  for (let n = 0; n < 5; n++) {
+    const body = batchBody(warm, n);
+    const t = performance.now();
+    await client.post(`${API}/runs/log-batch`, body);
+    warmMs.push(performance.now() - t);
+  }
+  // Bodies are serialized before each round, so the timed loop measures the server; the warm-up
+  // latency sizes the round (twice the calls it suggests fit in it) so a slow server does not
+  // wait for a thousand bodies it will never send.
+  const perRound = Math.min(
+    sizes.batchMaxCalls,
+    Math.ceil(((sizes.roundSeconds * 1000) / Math.max(median(warmMs), 0.1)) * 2) + 3,
+  );
   const runId = await createRun(client, exp, 'log-batch', BASE_TS);
   let offset = 0;
   const rounds = [];
   for (let r = 0; r < sizes.rounds; r++) {
-    // Bodies are serialized before the round, so the timed loop measures the server.
-    const bodies = Array.from({ length: sizes.batchMaxCalls }, (_, i) =>
-      batchBody(runId, offset + i),
-    );
+    const bodies = Array.from({ length: perRound }, (_, i) => batchBody(runId, offset + i));
     const res = await closedLoop(
-      { clients: 1, minSeconds: sizes.roundSeconds, minCalls: 3, maxCalls: sizes.batchMaxCalls },
+      { clients: 1, minSeconds: sizes.roundSeconds, minCalls: 3, maxCalls: perRound },
       async (_c, n) => {
         await client.post(`${API}/runs/log-batch`, /** @type {Buffer} */ (bodies[n]));
       },
