@@ -74,10 +74,14 @@ export class AlreadyExistsError extends YardError {
   }
 }
 
-/** Thrown when an operation is not allowed in the resource's current state (e.g. a deleted run). */
+/**
+ * Thrown when an operation is not allowed in the resource's current state (e.g. writing to a
+ * deleted run). Its code is `INVALID_PARAMETER_VALUE`, because that is what MLflow answers in
+ * these cases and its clients check for it.
+ */
 export class InvalidStateError extends YardError {
   override readonly name = 'InvalidStateError';
   constructor(message: string, context: Readonly<Record<string, unknown>> = {}) {
-    super('INVALID_STATE', message, context);
+    super('INVALID_PARAMETER_VALUE', message, context);
   }
 }

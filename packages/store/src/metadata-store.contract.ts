@@ -1051,6 +1051,15 @@ export function runMetadataStoreContract(
           expect((await models([tag('kind', '=', 'c')])).items.map((m) => m.name)).toEqual([
             'c-other',
           ]);
+          // Registry `!=` on a tag also matches models without the tag (MLflow's client adds
+          // tags.`mlflow.prompt.is_prompt` != 'true' to every search).
+          await store.createRegisteredModel({ name: 'd-untagged' });
+          expect((await models([tag('kind', '!=', 'c')])).items.map((m) => m.name)).toEqual([
+            'a-model',
+            'b-model',
+            'd-untagged',
+          ]);
+          await store.deleteRegisteredModel('d-untagged');
           const paged = await models([], [order('attribute', 'name', false)], 2);
           expect(paged.items.map((m) => m.name)).toEqual(['c-other', 'b-model']);
           expect(paged.nextOffset).toBe(2);

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { InvalidParameterError, NotFoundError } from '@modelyard/core';
 import { modelVersionJson, registeredModelJson } from '../mlflow-json.js';
 import type { RegistryService } from '../services/registry-service.js';
 import { mlflowRoute } from './mlflow-routing.js';
@@ -71,11 +72,21 @@ export function registerMlflowRegistryRoutes(
     await registry.deleteAlias(r.string('name'), r.string('alias'));
     return {};
   });
-  mlflowRoute(app, 'GET', '/registered-models/alias', async (r) => ({
-    model_version: modelVersionJson(
-      await registry.getModelVersionByAlias(r.string('name'), r.string('alias')),
-    ),
-  }));
+  mlflowRoute(app, 'GET', '/registered-models/alias', async (r) => {
+    try {
+      return {
+        model_version: modelVersionJson(
+          await registry.getModelVersionByAlias(r.string('name'), r.string('alias')),
+        ),
+      };
+    } catch (error) {
+      // MLflow answers a missing alias (of an existing model) with INVALID_PARAMETER_VALUE.
+      if (error instanceof NotFoundError && error.context.alias !== undefined) {
+        throw new InvalidParameterError(error.message, error.context);
+      }
+      throw error;
+    }
+  });
 
   // ---- model versions ----
   mlflowRoute(app, 'POST', '/model-versions/create', async (r) => ({

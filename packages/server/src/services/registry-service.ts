@@ -120,8 +120,13 @@ export class RegistryService {
   }): Promise<ModelVersion> {
     validateModelName(input.name);
     input.tags.forEach((t, i) => validateRegistryTag(t, `tags[${i}]`));
-    if (input.runId) await this.store.getRun(input.runId);
-    return this.store.createModelVersion(input);
+    let runId = input.runId;
+    if (runId) await this.store.getRun(runId);
+    if (!runId && input.modelId) {
+      // MLflow 3 registers logged models (`models:/m-…`) and takes the run from the model.
+      runId = (await this.store.getLoggedModel(input.modelId)).sourceRunId ?? undefined;
+    }
+    return this.store.createModelVersion({ ...input, runId });
   }
 
   getModelVersion(name: string, version: string): Promise<ModelVersion> {

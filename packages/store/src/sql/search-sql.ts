@@ -234,10 +234,17 @@ function keyValueClause(
   keyColumn: string,
   valueColumn: string,
   c: Comparison,
+  absentMatchesNotEqual = false,
 ): Fragment {
   const key = sql`${sql.ref(`${alias}.${keyColumn}`)} = ${c.key}`;
   if (c.comparator === 'IS NULL') return sql`NOT ${existsIn(table, alias, link, key, sql`1 = 1`)}`;
   if (c.comparator === 'IS NOT NULL') return existsIn(table, alias, link, key, sql`1 = 1`);
+  if (absentMatchesNotEqual && c.comparator === '!=') {
+    // Registry searches: `tags.k != 'v'` also matches entities without the tag, as MLflow's
+    // client relies on (it adds tags.`mlflow.prompt.is_prompt` != 'true' to every search).
+    const equal: Comparison = { ...c, comparator: '=' };
+    return sql`NOT ${existsIn(table, alias, link, key, compareSql(backend, `${alias}.${valueColumn}`, equal, false))}`;
+  }
   return existsIn(
     table,
     alias,
@@ -515,6 +522,7 @@ export function registeredModelSearchSql(
           'key',
           'value',
           c,
+          true,
         ),
       );
     } else {
@@ -553,6 +561,7 @@ export function modelVersionSearchSql(
           'key',
           'value',
           c,
+          true,
         ),
       );
     } else {
