@@ -38,7 +38,12 @@ export default tseslint.config(
       globals: { ...globals.node },
       parserOptions: {
         projectService: {
-          allowDefaultProject: ['eslint.config.js', 'packages/cli/bin/*.js', 'bench/*.mjs'],
+          allowDefaultProject: [
+            'eslint.config.js',
+            'packages/cli/bin/*.js',
+            'bench/*.mjs',
+            'scripts/*.mjs',
+          ],
         },
         tsconfigRootDir: import.meta.dirname,
       },
