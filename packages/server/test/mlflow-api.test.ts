@@ -296,4 +296,52 @@ describe('MLflow artifact proxy', () => {
       }
     }
   });
+
+  it('assembles a multipart upload from part URLs it hands out', async () => {
+    const runId = await newRun('artifacts-mpu');
+    const base = ((await getRun(runId)).info.artifact_uri as string).replace(
+      'mlflow-artifacts:/',
+      '',
+    );
+    const path = `${base}/big.bin`;
+    const created = await server.call('POST', `/api/2.0/mlflow-artifacts/mpu/create/${path}`, {
+      path,
+      num_parts: 2,
+    });
+    expect(created.status).toBe(200);
+    const credentials = created.body.credentials as { part_number: number; url: string }[];
+    expect(credentials.map((c) => c.part_number)).toEqual([1, 2]);
+    const parts = [Buffer.alloc(64 * 1024, 'a'), Buffer.from('tail')];
+    const uploaded = [];
+    for (const [i, credential] of credentials.entries()) {
+      const res = await fetch(credential.url, { method: 'PUT', body: parts[i] });
+      expect(res.status).toBe(200);
+      uploaded.push({ part_number: credential.part_number, etag: res.headers.get('etag') ?? '' });
+    }
+    const completed = await server.call('POST', `/api/2.0/mlflow-artifacts/mpu/complete/${path}`, {
+      path,
+      upload_id: created.body.upload_id,
+      parts: uploaded,
+    });
+    expect(completed.status).toBe(200);
+    const got = await fetch(`${server.url}/api/2.0/mlflow-artifacts/artifacts/${path}`);
+    expect(Buffer.from(await got.arrayBuffer()).equals(Buffer.concat(parts))).toBe(true);
+
+    const aborted = await server.call(
+      'POST',
+      `/api/2.0/mlflow-artifacts/mpu/create/${base}/x.bin`,
+      {
+        num_parts: 1,
+      },
+    );
+    const abort = await server.call('POST', `/api/2.0/mlflow-artifacts/mpu/abort/${base}/x.bin`, {
+      upload_id: aborted.body.upload_id,
+    });
+    expect(abort.status).toBe(200);
+    const gone = await server.call('POST', `/api/2.0/mlflow-artifacts/mpu/complete/${base}/x.bin`, {
+      upload_id: aborted.body.upload_id,
+      parts: [{ part_number: 1, etag: 'x' }],
+    });
+    expect(gone.status).toBe(404);
+  });
 });
