@@ -125,6 +125,39 @@ describe('MLflow REST: runs', () => {
     expect(values).toEqual({ a: 'NaN', b: '-Infinity', c: 'Infinity' });
   });
 
+  it('streams a history longer than one chunk, in step order', async () => {
+    const runId = await newRun('runs-long-history');
+    for (let b = 0; b < 12; b++) {
+      const metrics = Array.from({ length: 1000 }, (_, i) => ({
+        key: 'long',
+        value: b * 1000 + i,
+        timestamp: 1,
+        step: 11_999 - (b * 1000 + i),
+      }));
+      expect(
+        (await server.call('POST', `${API}/runs/log-batch`, { run_id: runId, metrics })).status,
+      ).toBe(200);
+    }
+    const all = await server.call('GET', `${API}/metrics/get-history`, {
+      run_id: runId,
+      metric_key: 'long',
+    });
+    const steps = (all.body.metrics as { step: number }[]).map((m) => m.step);
+    expect(steps).toEqual(Array.from({ length: 12_000 }, (_, i) => i));
+    const paged = await server.call('GET', `${API}/metrics/get-history`, {
+      run_id: runId,
+      metric_key: 'long',
+      max_results: 5000,
+    });
+    expect((paged.body.metrics as unknown[]).length).toBe(5000);
+    expect(typeof paged.body.next_page_token).toBe('string');
+    const missing = await server.call('GET', `${API}/metrics/get-history`, {
+      run_id: 'f'.repeat(32),
+      metric_key: 'long',
+    });
+    expect(missing.status).toBe(404);
+  });
+
   it('refuses to change a logged param and writes nothing of that batch', async () => {
     const runId = await newRun('runs-param');
     await server.call('POST', `${API}/runs/log-parameter`, {

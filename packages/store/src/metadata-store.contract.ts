@@ -452,6 +452,33 @@ export function runMetadataStoreContract(
           ).rejects.toBeInstanceOf(NotFoundError);
         });
 
+        it('streams a history in chunks in the order of the paged history', async () => {
+          const { runId } = (await store.createRun(runInput(experimentId))).info;
+          await store.logBatch(runId, {
+            metrics: [
+              point('s', 3, 2, 5),
+              point('s', 1, 0, 5),
+              point('s', NaN, 1, 5),
+              point('s', 2, 1, 5),
+              point('s', 0.5, 1, 4),
+              point('other', 9, 0, 1),
+            ],
+            params: [],
+            tags: [],
+          });
+          const chunks: Metric[][] = [];
+          for await (const chunk of store.streamMetricHistory(runId, 's', 2)) chunks.push(chunk);
+          expect(chunks.map((c) => c.length)).toEqual([2, 2, 1]);
+          const paged = await store.getMetricHistory(runId, 's', { maxResults: 10, offset: 0 });
+          expect(chunks.flat()).toEqual(paged.items);
+          const none: Metric[][] = [];
+          for await (const chunk of store.streamMetricHistory(runId, 'missing')) none.push(chunk);
+          expect(none).toEqual([]);
+          await expect(
+            store.streamMetricHistory('e'.repeat(32), 's').next(),
+          ).rejects.toBeInstanceOf(NotFoundError);
+        });
+
         it('logs a large batch in one call', async () => {
           const { runId } = (await store.createRun(runInput(experimentId))).info;
           const metrics = Array.from({ length: 5000 }, (_, i) => point(`m${i % 50}`, i, i));

@@ -180,6 +180,15 @@ export interface MetadataStore {
   searchRuns(query: SearchRunsQuery): Promise<Page<Run>>;
   /** Every point of one metric of one run, ordered by step, then timestamp. */
   getMetricHistory(runId: string, metricKey: string, page: PageRequest): Promise<Page<Metric>>;
+  /**
+   * Every point of one metric of one run, in the order of `getMetricHistory`, as a sequence of
+   * chunks read one short query at a time (for answers too large to hold at once).
+   */
+  streamMetricHistory(
+    runId: string,
+    metricKey: string,
+    chunkSize?: number,
+  ): AsyncGenerator<Metric[], void, undefined>;
   /** Points of one metric across runs, sampled by step as MLflow's bulk-interval endpoint does. */
   getMetricHistoryBulkInterval(query: MetricHistoryBulkIntervalQuery): Promise<Metric[]>;
 

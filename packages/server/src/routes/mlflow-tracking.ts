@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { InvalidParameterError } from '@modelyard/core';
 import type { DatasetInput, LoggedModelStatus, Metric } from '@modelyard/core';
@@ -72,6 +73,25 @@ function toLoggedModelStatus(raw: string): LoggedModelStatus {
     );
   }
   return status;
+}
+
+/** Writes `{"metrics": [...]}` from a chunked history, one JSON fragment per chunk. */
+async function* historyJson(
+  first: IteratorResult<Metric[], void>,
+  rest: AsyncGenerator<Metric[], void, undefined>,
+): AsyncGenerator<string, void, undefined> {
+  yield '{"metrics":[';
+  let separator = '';
+  if (first.done !== true) {
+    yield JSON.stringify(first.value.map(metricJson)).slice(1, -1);
+    separator = ',';
+  }
+  for await (const chunk of rest) {
+    if (chunk.length === 0) continue;
+    yield separator + JSON.stringify(chunk.map(metricJson)).slice(1, -1);
+    separator = ',';
+  }
+  yield ']}';
 }
 
 /** MLflow's tracking endpoints: experiments, runs, metrics and MLflow 3 logged models. */
@@ -267,13 +287,20 @@ export function registerMlflowTrackingRoutes(
   });
 
   // ---- metrics ----
-  mlflowRoute(app, 'GET', '/metrics/get-history', async (r) => {
-    const result = await tracking.getMetricHistory(
-      r.runId(),
-      r.string('metric_key'),
-      r.optInt('max_results'),
-      r.optString('page_token'),
-    );
+  mlflowRoute(app, 'GET', '/metrics/get-history', async (r, _request, reply) => {
+    const runId = r.runId();
+    const key = r.string('metric_key');
+    const maxResults = r.optInt('max_results');
+    const pageToken = r.optString('page_token');
+    if (maxResults === undefined && pageToken === undefined) {
+      // The whole history in one answer: stream it chunk by chunk, so a run with millions of
+      // points never sits in memory at once. Errors (no such run) surface before any byte.
+      const chunks = tracking.streamMetricHistory(runId, key);
+      const first = await chunks.next();
+      await reply.type('application/json').send(Readable.from(historyJson(first, chunks)));
+      return null;
+    }
+    const result = await tracking.getMetricHistory(runId, key, maxResults, pageToken);
     return { metrics: result.items.map(metricJson), next_page_token: result.nextPageToken };
   });
   mlflowRoute(app, 'GET', '/metrics/get-history-bulk-interval', async (r) => {

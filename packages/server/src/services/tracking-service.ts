@@ -278,6 +278,11 @@ export class TrackingService {
     return { items: page.items, nextPageToken: tokenOf(page.nextOffset) };
   }
 
+  /** Every point of one metric, in chunks (see `MetadataStore.streamMetricHistory`). */
+  streamMetricHistory(runId: string, key: string): AsyncGenerator<Metric[], void, undefined> {
+    return this.store.streamMetricHistory(runId, key);
+  }
+
   getMetricHistoryBulkInterval(query: {
     runIds: string[];
     metricKey: string;

@@ -4,7 +4,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
-import type { RawBuilder, Selectable } from 'kysely';
+import type { RawBuilder, Selectable, SqlBool } from 'kysely';
 import {
   AlreadyExistsError,
   InvalidParameterError,
@@ -654,6 +654,40 @@ export class SqlMetadataStore implements MetadataStore {
       rows.map((r) => this.#metric(r)),
       page,
     );
+  }
+
+  async *streamMetricHistory(
+    runId: string,
+    metricKey: string,
+    chunkSize = 5_000,
+  ): AsyncGenerator<Metric[], void, undefined> {
+    await this.#requireRun(this.#db, runId);
+    // Keyset paging over the primary key's order: each chunk is one short query, so a slow
+    // reader never holds the connection, and memory stays bounded by the chunk.
+    let after: { step: number; timestamp: number; value: number; is_nan: number } | null = null;
+    for (;;) {
+      let query = this.#db
+        .selectFrom('metrics')
+        .selectAll()
+        .where('run_uuid', '=', runId)
+        .where('key', '=', metricKey);
+      if (after !== null) {
+        query = query.where(
+          sql<SqlBool>`(step, timestamp, value, is_nan) > (${after.step}, ${after.timestamp}, ${after.value}, ${after.is_nan})`,
+        );
+      }
+      const rows = await query
+        .orderBy('step')
+        .orderBy('timestamp')
+        .orderBy('value')
+        .orderBy('is_nan')
+        .limit(chunkSize)
+        .execute();
+      if (rows.length > 0) yield rows.map((r) => this.#metric(r));
+      const last = rows.at(-1);
+      if (rows.length < chunkSize || last === undefined) return;
+      after = last;
+    }
   }
 
   async getMetricHistoryBulkInterval(query: MetricHistoryBulkIntervalQuery): Promise<Metric[]> {
