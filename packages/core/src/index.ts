@@ -5,3 +5,4 @@ export * from './search-filter.js';
 export * from './page-token.js';
 export * from './validation.js';
 export * from './run-name.js';
+export * from './tensor.js';
