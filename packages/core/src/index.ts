@@ -6,3 +6,5 @@ export * from './page-token.js';
 export * from './validation.js';
 export * from './run-name.js';
 export * from './tensor.js';
+export * from './deployment.js';
+export * from './model-uri.js';
