@@ -60,9 +60,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "backends(*names): run these scenarios only on the named backends (of those chosen)",
+    )
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "server" in metafunc.fixturenames:
         chosen = metafunc.config.getoption("backend") or list(BACKENDS)
+        only = metafunc.definition.get_closest_marker("backends")
+        if only is not None:
+            chosen = [backend for backend in chosen if backend in only.args]
         metafunc.parametrize("server", chosen, indirect=True, scope="session")
 
 
