@@ -9,7 +9,7 @@ import {
   InvalidStateError,
   NotFoundError,
 } from '@modelyard/core';
-import type { Comparison, Filter, Metric, OrderBy } from '@modelyard/core';
+import type { Comparison, DeploymentVariant, Filter, Metric, OrderBy } from '@modelyard/core';
 import type { MetadataStore } from './metadata-store.js';
 
 /** A fresh, not yet migrated store on an empty database of its own. */
@@ -1117,6 +1117,310 @@ export function runMetadataStoreContract(
         });
       });
 
+      // ------------------------------------------------------------ deployments
+      describe('deployments', () => {
+        const events = async (name: string, maxResults = 1000, offset = 0) =>
+          store.listDeploymentEvents(name, { maxResults, offset });
+
+        it('records and reads back a version digest, refusing a missing version', async () => {
+          await store.createRegisteredModel({ name: 'm' });
+          const created = await store.createModelVersion({ name: 'm', source: 's3://b/1' });
+          expect(created.digest).toBeNull();
+          const digest = `sha256:${'ab'.repeat(32)}`;
+          await store.setModelVersionDigest('m', '1', digest);
+          const got = await store.getModelVersion('m', '1');
+          expect(got.digest).toBe(digest);
+          expect(got.lastUpdatedTimestamp).toBe(created.lastUpdatedTimestamp);
+          await store.setModelVersionDigest('m', '1', 'sha256:other');
+          expect((await store.getModelVersion('m', '1')).digest).toBe('sha256:other');
+          await expect(store.setModelVersionDigest('m', '2', digest)).rejects.toBeInstanceOf(
+            NotFoundError,
+          );
+          await expect(store.setModelVersionDigest('ghost', '1', digest)).rejects.toBeInstanceOf(
+            NotFoundError,
+          );
+        });
+
+        it('creates a loading deployment with its created event and reads it back', async () => {
+          const before = Date.now();
+          const created = await store.createDeployment({
+            name: 'churn',
+            description: 'churn scoring',
+            variants: [primary, { ...candidate, batching: null }],
+            actor: 'alice',
+            reason: 'first release',
+          });
+          expect(created).toEqual({
+            name: 'churn',
+            description: 'churn scoring',
+            variants: [primary, { ...candidate, batching: null }],
+            status: 'loading',
+            statusReason: '',
+            createdAt: created.createdAt,
+            updatedAt: created.createdAt,
+          });
+          expect(created.createdAt).toBeGreaterThanOrEqual(before);
+          expect(await store.getDeployment('churn')).toEqual(created);
+          const page = await events('churn');
+          expect(page).toEqual({
+            items: [
+              {
+                deploymentName: 'churn',
+                sequence: 1,
+                at: created.createdAt,
+                actor: 'alice',
+                action: 'created',
+                reason: 'first release',
+                details: { variants: [primary, { ...candidate, batching: null }] },
+              },
+            ],
+            nextOffset: null,
+          });
+          const bare = await store.createDeployment({
+            name: 'bare',
+            variants: [primary],
+            actor: 'bob',
+          });
+          expect(bare.description).toBe('');
+          expect((await events('bare')).items[0]?.reason).toBe('');
+        });
+
+        it('stores only the variant fields of the domain type', async () => {
+          const extra = { ...primary, secret: 'not stored' } as DeploymentVariant;
+          const created = await store.createDeployment({
+            name: 'd',
+            variants: [extra],
+            actor: 'a',
+          });
+          expect(created.variants).toEqual([primary]);
+          expect(Object.keys((await store.getDeployment('d')).variants[0] ?? {})).not.toContain(
+            'secret',
+          );
+        });
+
+        it('refuses a taken name, naming it, and leaves the first deployment alone', async () => {
+          await store.createDeployment({ name: 'churn', variants: [primary], actor: 'a' });
+          const attempt = store.createDeployment({
+            name: 'churn',
+            variants: [candidate],
+            actor: 'b',
+          });
+          await expect(attempt).rejects.toBeInstanceOf(AlreadyExistsError);
+          await expect(attempt).rejects.toThrow(/'churn'/);
+          expect((await store.getDeployment('churn')).variants).toEqual([primary]);
+          expect((await events('churn')).items).toHaveLength(1);
+        });
+
+        it('refuses empty and duplicate-named variants on create and update', async () => {
+          await expect(
+            store.createDeployment({ name: 'd', variants: [], actor: 'a' }),
+          ).rejects.toBeInstanceOf(InvalidParameterError);
+          const dup = store.createDeployment({
+            name: 'd',
+            variants: [primary, { ...candidate, name: 'primary' }],
+            actor: 'a',
+          });
+          await expect(dup).rejects.toBeInstanceOf(InvalidParameterError);
+          await expect(dup).rejects.toThrow(/'primary'/);
+          await expect(store.getDeployment('d')).rejects.toBeInstanceOf(NotFoundError);
+          await expect(events('d')).rejects.toBeInstanceOf(NotFoundError);
+
+          await store.createDeployment({ name: 'd', variants: [primary], actor: 'a' });
+          await expect(
+            store.updateDeployment('d', { variants: [], event: { actor: 'a', action: 'x' } }),
+          ).rejects.toBeInstanceOf(InvalidParameterError);
+          await expect(
+            store.updateDeployment('d', {
+              variants: [candidate, candidate],
+              event: { actor: 'a', action: 'x' },
+            }),
+          ).rejects.toBeInstanceOf(InvalidParameterError);
+          expect((await store.getDeployment('d')).variants).toEqual([primary]);
+          expect((await events('d')).items.map((e) => e.action)).toEqual(['created']);
+        });
+
+        it('says how to list deployments when one is missing', async () => {
+          const missing = store.getDeployment('nope');
+          await expect(missing).rejects.toBeInstanceOf(NotFoundError);
+          await expect(missing).rejects.toThrow(/'nope'.*yard deployments list/);
+          await expect(
+            store.updateDeployment('nope', { status: 'ready', event: { actor: 'a', action: 's' } }),
+          ).rejects.toBeInstanceOf(NotFoundError);
+          await expect(store.deleteDeployment('nope', 'a')).rejects.toBeInstanceOf(NotFoundError);
+          await expect(events('nope')).rejects.toBeInstanceOf(NotFoundError);
+        });
+
+        it('lists every deployment by name', async () => {
+          expect(await store.listDeployments()).toEqual([]);
+          for (const name of ['b', 'a', 'C']) {
+            await store.createDeployment({ name, variants: [primary], actor: 'x' });
+          }
+          const listed = await store.listDeployments();
+          expect(listed.map((d) => d.name)).toEqual(['C', 'a', 'b']);
+          expect(listed[1]).toEqual(await store.getDeployment('a'));
+        });
+
+        it('applies only the given fields and appends the change as the next event', async () => {
+          const created = await store.createDeployment({
+            name: 'd',
+            description: 'first',
+            variants: [primary],
+            actor: 'alice',
+          });
+          const failed = await store.updateDeployment('d', {
+            status: 'failed',
+            statusReason: 'digest mismatch',
+            event: {
+              actor: 'server',
+              action: 'status',
+              reason: 'load failed',
+              details: { variant: 'primary', attempt: 1 },
+            },
+          });
+          expect(failed).toEqual({
+            ...created,
+            status: 'failed',
+            statusReason: 'digest mismatch',
+            updatedAt: failed.updatedAt,
+          });
+          expect(failed.updatedAt).toBeGreaterThanOrEqual(created.updatedAt);
+          const ready = await store.updateDeployment('d', {
+            status: 'ready',
+            event: { actor: 'server', action: 'status' },
+          });
+          expect(ready.statusReason).toBe('digest mismatch');
+          const scaled = await store.updateDeployment('d', {
+            description: 'second',
+            variants: [{ ...primary, replicas: 4 }, candidate],
+            event: { actor: 'bob', action: 'scaled', details: { replicas: 4 } },
+          });
+          expect(scaled).toMatchObject({
+            description: 'second',
+            status: 'ready',
+            statusReason: 'digest mismatch',
+            variants: [{ ...primary, replicas: 4 }, candidate],
+          });
+          expect(await store.getDeployment('d')).toEqual(scaled);
+          const page = await events('d');
+          expect(page.items.map((e) => [e.sequence, e.action, e.actor, e.reason])).toEqual([
+            [1, 'created', 'alice', ''],
+            [2, 'status', 'server', 'load failed'],
+            [3, 'status', 'server', ''],
+            [4, 'scaled', 'bob', ''],
+          ]);
+          expect(page.items[1]?.details).toEqual({ variant: 'primary', attempt: 1 });
+          expect(page.items[2]?.details).toEqual({});
+          expect(page.items[3]?.at).toBe(scaled.updatedAt);
+        });
+
+        it('leaves neither the change nor an event behind when an update fails', async () => {
+          await store.createDeployment({ name: 'd', variants: [primary], actor: 'a' });
+          const cyclic: Record<string, unknown> = {};
+          cyclic.self = cyclic;
+          // The row is updated first; writing the event then fails in the same transaction.
+          await expect(
+            store.updateDeployment('d', {
+              status: 'ready',
+              variants: [candidate],
+              event: { actor: 'a', action: 'status', details: cyclic },
+            }),
+          ).rejects.toBeInstanceOf(InvalidParameterError);
+          const after = await store.getDeployment('d');
+          expect(after).toMatchObject({ status: 'loading', variants: [primary] });
+          expect((await events('d')).items.map((e) => e.action)).toEqual(['created']);
+          // The store still works after the rolled-back write.
+          await store.updateDeployment('d', {
+            status: 'ready',
+            event: { actor: 'a', action: 'status' },
+          });
+          expect((await events('d')).items.map((e) => e.sequence)).toEqual([1, 2]);
+        });
+
+        it('numbers events without gaps or duplicates under 10 concurrent updates', async () => {
+          await store.createDeployment({ name: 'd', variants: [primary], actor: 'a' });
+          await store.createDeployment({ name: 'other', variants: [primary], actor: 'a' });
+          const second = await another();
+          await Promise.all(
+            Array.from({ length: 10 }, (_, i) =>
+              (i % 2 === 0 ? store : second).updateDeployment(i % 3 === 0 ? 'other' : 'd', {
+                variants: [{ ...primary, replicas: i + 1 }],
+                event: { actor: `writer-${i}`, action: 'scaled', details: { i } },
+              }),
+            ),
+          );
+          const onD = (await events('d')).items;
+          const onOther = (await events('other')).items;
+          expect(onD.map((e) => e.sequence)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+          expect(onOther.map((e) => e.sequence)).toEqual([1, 2, 3, 4, 5]);
+          const writers = [...onD, ...onOther]
+            .filter((e) => e.action === 'scaled')
+            .map((e) => e.details.i as number)
+            .sort((a, b) => a - b);
+          expect(writers).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+          // The stored variants are those of the last event appended.
+          const lastOnD = onD.at(-1)?.details.i as number;
+          expect((await store.getDeployment('d')).variants[0]?.replicas).toBe(lastOnD + 1);
+        });
+
+        it('keeps the events of a deleted deployment and continues them on re-creation', async () => {
+          await store.createDeployment({ name: 'd', variants: [primary], actor: 'alice' });
+          await store.updateDeployment('d', {
+            status: 'ready',
+            event: { actor: 'server', action: 'status' },
+          });
+          await store.deleteDeployment('d', 'bob', 'retired');
+          await expect(store.getDeployment('d')).rejects.toBeInstanceOf(NotFoundError);
+          expect(await store.listDeployments()).toEqual([]);
+          const history = (await events('d')).items;
+          expect(history.map((e) => [e.sequence, e.action])).toEqual([
+            [1, 'created'],
+            [2, 'status'],
+            [3, 'deleted'],
+          ]);
+          expect(history[2]).toMatchObject({
+            actor: 'bob',
+            reason: 'retired',
+            details: { variants: [primary] },
+          });
+          await expect(store.deleteDeployment('d', 'bob')).rejects.toBeInstanceOf(NotFoundError);
+
+          const again = await store.createDeployment({
+            name: 'd',
+            variants: [candidate],
+            actor: 'carol',
+          });
+          expect(again).toMatchObject({ status: 'loading', variants: [candidate] });
+          const after = (await events('d')).items;
+          expect(after.map((e) => [e.sequence, e.action])).toEqual([
+            [1, 'created'],
+            [2, 'status'],
+            [3, 'deleted'],
+            [4, 'created'],
+          ]);
+        });
+
+        it('pages events oldest first', async () => {
+          await store.createDeployment({ name: 'd', variants: [primary], actor: 'a' });
+          for (let i = 0; i < 4; i++) {
+            await store.updateDeployment('d', {
+              statusReason: `r${i}`,
+              event: { actor: 'a', action: 'note', reason: `r${i}` },
+            });
+          }
+          const first = await events('d', 2);
+          expect(first.items.map((e) => e.sequence)).toEqual([1, 2]);
+          expect(first.nextOffset).toBe(2);
+          const second = await events('d', 2, first.nextOffset ?? 0);
+          expect(second.items.map((e) => e.sequence)).toEqual([3, 4]);
+          expect(second.nextOffset).toBe(4);
+          const last = await events('d', 2, second.nextOffset ?? 0);
+          expect(last).toMatchObject({ nextOffset: null });
+          expect(last.items.map((e) => e.reason)).toEqual(['r3']);
+          expect(await events('d', 2, 50)).toEqual({ items: [], nextOffset: null });
+          await expect(events('d', 0)).rejects.toBeInstanceOf(InvalidParameterError);
+        });
+      });
+
       // ------------------------------------------------------------ concurrency
       describe('concurrency', () => {
         it('lets 16 writers on two stores log batches to one database without failing', async () => {
@@ -1157,6 +1461,30 @@ export function runMetadataStoreContract(
     });
   });
 }
+
+const primary: DeploymentVariant = {
+  name: 'primary',
+  modelUri: 'models:/churn@champion',
+  modelName: 'churn',
+  modelVersion: '3',
+  role: 'primary',
+  weight: 100,
+  replicas: 2,
+  maxConcurrency: 4,
+  batching: { maxBatchSize: 32, maxLatencyMs: 5 },
+};
+
+const candidate: DeploymentVariant = {
+  name: 'candidate',
+  modelUri: 'models:/churn/4',
+  modelName: 'churn',
+  modelVersion: '4',
+  role: 'candidate',
+  weight: 0,
+  replicas: 1,
+  maxConcurrency: 1,
+  batching: null,
+};
 
 function runInput(experimentId: string) {
   return { experimentId, userId: 'alice', runName: 'test-run', startTime: 1_000, tags: [] };

@@ -1,5 +1,9 @@
 import type {
   DatasetInput,
+  Deployment,
+  DeploymentEvent,
+  DeploymentStatus,
+  DeploymentVariant,
   Experiment,
   Filter,
   LoggedModel,
@@ -119,6 +123,34 @@ export interface CreateModelVersionInput {
   digest?: string | undefined;
 }
 
+/** A new deployment; its variants must be non-empty with unique names. */
+export interface CreateDeploymentInput {
+  name: string;
+  description?: string | undefined;
+  variants: DeploymentVariant[];
+  /** Who asked (recorded on the `created` event). */
+  actor: string;
+  reason?: string | undefined;
+}
+
+/**
+ * A change to a deployment, recorded as one event in the same transaction. Only the fields given
+ * change; `updatedAt` always moves to now.
+ */
+export interface UpdateDeploymentInput {
+  description?: string | undefined;
+  variants?: DeploymentVariant[] | undefined;
+  status?: DeploymentStatus | undefined;
+  statusReason?: string | undefined;
+  /** The event that records the change. */
+  event: {
+    actor: string;
+    action: string;
+    reason?: string | undefined;
+    details?: Record<string, unknown> | undefined;
+  };
+}
+
 /**
  * The metadata store port: everything the tracking and registry services persist. Adapters:
  * SQLite and PostgreSQL on Kysely. The contract suite in `metadata-store.contract.ts` is the
@@ -235,4 +267,38 @@ export interface MetadataStore {
   ): Promise<ModelVersion>;
   setModelVersionTag(name: string, version: string, tag: Tag): Promise<void>;
   deleteModelVersionTag(name: string, version: string, key: string): Promise<void>;
+  /**
+   * Records the sha256 digest of a version's artifacts (see the server's artifact digests).
+   * Throws `NotFoundError` when the version does not exist.
+   */
+  setModelVersionDigest(name: string, version: string, digest: string): Promise<void>;
+
+  // ---- deployments ----
+  /**
+   * Creates a deployment (status `loading`, empty status reason) and its `created` event, whose
+   * details are `{ variants }`. Event numbers continue those of an earlier deployment of the
+   * same name, if one was deleted. Throws `AlreadyExistsError` when the name is taken and
+   * `InvalidParameterError` for an empty variant list or duplicate variant names.
+   */
+  createDeployment(input: CreateDeploymentInput): Promise<Deployment>;
+  /** Throws `NotFoundError` when no deployment has that name. */
+  getDeployment(name: string): Promise<Deployment>;
+  /** Every deployment, by name. */
+  listDeployments(): Promise<Deployment[]>;
+  /**
+   * Applies the change and appends its event (the next sequence number) atomically; returns the
+   * updated deployment. Throws `NotFoundError` for a missing deployment, `InvalidParameterError`
+   * for empty or duplicate-named variants or event details that are not JSON-serialisable.
+   */
+  updateDeployment(name: string, input: UpdateDeploymentInput): Promise<Deployment>;
+  /**
+   * Deletes the deployment; its events are kept and a `deleted` event (details: the last
+   * `{ variants }`) is appended. Throws `NotFoundError` when it does not exist.
+   */
+  deleteDeployment(name: string, actor: string, reason?: string): Promise<void>;
+  /**
+   * The events recorded under a deployment name, oldest first, also after deletion. Throws
+   * `NotFoundError` only when the name has no events at all.
+   */
+  listDeploymentEvents(name: string, page: PageRequest): Promise<Page<DeploymentEvent>>;
 }

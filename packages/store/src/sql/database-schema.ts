@@ -177,6 +177,35 @@ export interface RegisteredModelAliasesTable {
   version: number;
 }
 
+/**
+ * A deployment (Modelyard's own; MLflow has none). `variants` is the JSON text of the
+ * `DeploymentVariant[]`, replaced as a whole on every change; it is decoded and checked on read.
+ */
+export interface DeploymentsTable {
+  name: string;
+  description: string;
+  status: string;
+  status_reason: string;
+  variants: string;
+  created_at: number;
+  updated_at: number;
+}
+
+/**
+ * Every recorded change of a deployment, numbered per deployment name from 1. Rows outlive the
+ * deployment (no foreign key); a deployment created again under the same name continues the
+ * numbering. `details` is the JSON text of an object.
+ */
+export interface DeploymentEventsTable {
+  deployment_name: string;
+  sequence: number;
+  at: number;
+  actor: string;
+  action: string;
+  reason: string;
+  details: string;
+}
+
 export interface SchemaMigrationsTable {
   name: string;
   applied_at: number;
@@ -204,5 +233,7 @@ export interface MetadataDatabase {
   model_versions: ModelVersionsTable;
   model_version_tags: ModelVersionTagsTable;
   registered_model_aliases: RegisteredModelAliasesTable;
+  deployments: DeploymentsTable;
+  deployment_events: DeploymentEventsTable;
   modelyard_schema_migrations: SchemaMigrationsTable;
 }

@@ -313,9 +313,42 @@ async function createInitialSchema(
     .execute();
 }
 
+/** Deployments and their event log (model serving). */
+async function createDeploymentTables(
+  db: Kysely<unknown>,
+  dialect: 'sqlite' | 'postgres',
+): Promise<void> {
+  // Byte-order text on PostgreSQL, as in the initial schema, so listing by name agrees.
+  const txt = (c: ColumnDefinitionBuilder) =>
+    dialect === 'postgres' ? c.modifyFront(sql`COLLATE "C"`) : c;
+  await db.schema
+    .createTable('deployments')
+    .addColumn('name', 'varchar(256)', (c) => txt(c).primaryKey())
+    .addColumn('description', 'text', (c) => txt(c).notNull())
+    .addColumn('status', 'varchar(20)', (c) => txt(c).notNull())
+    .addColumn('status_reason', 'text', (c) => txt(c).notNull())
+    .addColumn('variants', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('updated_at', 'bigint', (c) => c.notNull())
+    .execute();
+  // No foreign key to `deployments`: the history outlives the deployment.
+  await db.schema
+    .createTable('deployment_events')
+    .addColumn('deployment_name', 'varchar(256)', (c) => txt(c).notNull())
+    .addColumn('sequence', 'integer', (c) => c.notNull())
+    .addColumn('at', 'bigint', (c) => c.notNull())
+    .addColumn('actor', 'text', (c) => txt(c).notNull())
+    .addColumn('action', 'text', (c) => txt(c).notNull())
+    .addColumn('reason', 'text', (c) => txt(c).notNull())
+    .addColumn('details', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('deployment_events_pk', ['deployment_name', 'sequence'])
+    .execute();
+}
+
 /** Every migration, oldest first. Append new ones; never edit an applied one. */
 export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
   { name: '0001_initial', up: createInitialSchema },
+  { name: '0002_deployments', up: createDeploymentTables },
 ];
 
 /** What `applyMigrations` did. */

@@ -14,6 +14,8 @@ import {
 } from '@modelyard/core';
 import type {
   DatasetInput,
+  Deployment,
+  DeploymentEvent,
   Experiment,
   LifecycleStage,
   LoggedModel,
@@ -31,6 +33,7 @@ import type {
   ViewType,
 } from '@modelyard/core';
 import type {
+  CreateDeploymentInput,
   CreateExperimentInput,
   CreateLoggedModelInput,
   CreateModelVersionInput,
@@ -45,6 +48,7 @@ import type {
   SearchLoggedModelsQuery,
   SearchRegistryQuery,
   SearchRunsQuery,
+  UpdateDeploymentInput,
   UpdateRunInput,
 } from '../metadata-store.js';
 import type {
@@ -54,6 +58,13 @@ import type {
   RegisteredModelsTable,
   RunsTable,
 } from './database-schema.js';
+import {
+  checkVariants,
+  encodeDetails,
+  encodeVariants,
+  toDeployment,
+  toDeploymentEvent,
+} from './deployment-rows.js';
 import { evenlySpaced, sampleBulkIntervalSteps } from './metric-sampling.js';
 import { applyMigrations } from './migrations.js';
 import {
@@ -1236,6 +1247,150 @@ export class SqlMetadataStore implements MetadataStore {
     });
   }
 
+  async setModelVersionDigest(name: string, version: string, digest: string): Promise<void> {
+    await this.#backend.write(async (trx) => {
+      const mv = await this.#requireModelVersion(trx, name, version);
+      // The digest is Modelyard's own bookkeeping, not an MLflow field: the version's
+      // last-updated time (which MLflow clients see) stays as it is.
+      await trx
+        .updateTable('model_versions')
+        .set({ digest })
+        .where('name', '=', name)
+        .where('version', '=', mv.version)
+        .execute();
+    });
+  }
+
+  // ------------------------------------------------------------------ deployments
+
+  async createDeployment(input: CreateDeploymentInput): Promise<Deployment> {
+    checkVariants(input.name, input.variants);
+    const variants = encodeVariants(input.variants);
+    return this.#backend.write(async (trx) => {
+      const taken = await trx
+        .selectFrom('deployments')
+        .select('name')
+        .where('name', '=', input.name)
+        .executeTakeFirst();
+      if (taken) throw this.#deploymentExists(input.name);
+      const now = Date.now();
+      let row;
+      try {
+        row = await trx
+          .insertInto('deployments')
+          .values({
+            name: input.name,
+            description: input.description ?? '',
+            status: 'loading',
+            status_reason: '',
+            variants,
+            created_at: now,
+            updated_at: now,
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+      } catch (error) {
+        // A concurrent create of the same name committed between the check and the insert.
+        if (isUniqueViolation(error)) throw this.#deploymentExists(input.name);
+        throw error;
+      }
+      const deployment = toDeployment(row);
+      await this.#appendDeploymentEvent(trx, input.name, now, {
+        actor: input.actor,
+        action: 'created',
+        reason: input.reason,
+        details: { variants: deployment.variants },
+      });
+      return deployment;
+    });
+  }
+
+  async getDeployment(name: string): Promise<Deployment> {
+    const row = await this.#db
+      .selectFrom('deployments')
+      .selectAll()
+      .where('name', '=', name)
+      .executeTakeFirst();
+    if (!row) throw this.#deploymentNotFound(name);
+    return toDeployment(row);
+  }
+
+  async listDeployments(): Promise<Deployment[]> {
+    const rows = await this.#db.selectFrom('deployments').selectAll().orderBy('name').execute();
+    return rows.map(toDeployment);
+  }
+
+  async updateDeployment(name: string, input: UpdateDeploymentInput): Promise<Deployment> {
+    if (input.variants !== undefined) checkVariants(name, input.variants);
+    const variants = input.variants === undefined ? undefined : encodeVariants(input.variants);
+    return this.#backend.write(async (trx) => {
+      const now = Date.now();
+      // The UPDATE comes first: on PostgreSQL it locks the row, so concurrent changes of one
+      // deployment take their event numbers one after the other.
+      const row = await trx
+        .updateTable('deployments')
+        .set({
+          ...(input.description === undefined ? {} : { description: input.description }),
+          ...(variants === undefined ? {} : { variants }),
+          ...(input.status === undefined ? {} : { status: input.status }),
+          ...(input.statusReason === undefined ? {} : { status_reason: input.statusReason }),
+          updated_at: now,
+        })
+        .where('name', '=', name)
+        .returningAll()
+        .executeTakeFirst();
+      if (!row) throw this.#deploymentNotFound(name);
+      const deployment = toDeployment(row);
+      await this.#appendDeploymentEvent(trx, name, now, input.event);
+      return deployment;
+    });
+  }
+
+  async deleteDeployment(name: string, actor: string, reason?: string): Promise<void> {
+    await this.#backend.write(async (trx) => {
+      const row = await trx
+        .deleteFrom('deployments')
+        .where('name', '=', name)
+        .returningAll()
+        .executeTakeFirst();
+      if (!row) throw this.#deploymentNotFound(name);
+      // The last variants go into the event, so the history says what stopped serving.
+      await this.#appendDeploymentEvent(trx, name, Date.now(), {
+        actor,
+        action: 'deleted',
+        reason,
+        details: { variants: toDeployment(row).variants },
+      });
+    });
+  }
+
+  async listDeploymentEvents(name: string, page: PageRequest): Promise<Page<DeploymentEvent>> {
+    checkPage(page);
+    const rows = await this.#db
+      .selectFrom('deployment_events')
+      .selectAll()
+      .where('deployment_name', '=', name)
+      .orderBy('sequence')
+      .limit(page.maxResults + 1)
+      .offset(page.offset)
+      .execute();
+    if (rows.length === 0) {
+      const any = await this.#db
+        .selectFrom('deployment_events')
+        .select('sequence')
+        .where('deployment_name', '=', name)
+        .limit(1)
+        .executeTakeFirst();
+      if (!any) {
+        throw new NotFoundError(
+          `Deployment '${name}' has no events: no deployment of that name was ever created. List the deployments with \`yard deployments list\`.`,
+          { deploymentName: name },
+        );
+      }
+    }
+    return toPage(rows.map(toDeploymentEvent), page);
+  }
+
   // ------------------------------------------------------------------ internals: lookups
 
   async #requireExperiment(db: Db, experimentId: string): Promise<ExperimentRow> {
@@ -1331,6 +1486,20 @@ export class SqlMetadataStore implements MetadataStore {
 
   #registeredModelExists(name: string): AlreadyExistsError {
     return new AlreadyExistsError(`Registered Model (name=${name}) already exists.`, { name });
+  }
+
+  #deploymentNotFound(name: string): NotFoundError {
+    return new NotFoundError(
+      `Deployment '${name}' not found. List the deployments with \`yard deployments list\`.`,
+      { deploymentName: name },
+    );
+  }
+
+  #deploymentExists(name: string): AlreadyExistsError {
+    return new AlreadyExistsError(
+      `A deployment named '${name}' already exists. Choose another name, or change the existing one with \`yard deployments update ${name}\`.`,
+      { deploymentName: name },
+    );
   }
 
   #experimentExists(name: string): AlreadyExistsError {
@@ -1512,6 +1681,36 @@ export class SqlMetadataStore implements MetadataStore {
       .updateTable('logged_models')
       .set({ last_updated_timestamp_ms: Date.now() })
       .where('model_id', '=', modelId)
+      .execute();
+  }
+
+  /**
+   * Appends the next event of a deployment (sequence: one past the name's last event, 1 for the
+   * first). Callers change or lock the deployment row first in the same transaction, which
+   * orders concurrent appends on PostgreSQL; SQLite has one writer anyway.
+   */
+  async #appendDeploymentEvent(
+    trx: Db,
+    name: string,
+    at: number,
+    event: UpdateDeploymentInput['event'],
+  ): Promise<void> {
+    const last = await trx
+      .selectFrom('deployment_events')
+      .select((eb) => eb.fn.max<number | null>('sequence').as('last'))
+      .where('deployment_name', '=', name)
+      .executeTakeFirst();
+    await trx
+      .insertInto('deployment_events')
+      .values({
+        deployment_name: name,
+        sequence: (last?.last ?? 0) + 1,
+        at,
+        actor: event.actor,
+        action: event.action,
+        reason: event.reason ?? '',
+        details: encodeDetails(event.details),
+      })
       .execute();
   }
 

@@ -1,0 +1,85 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { SCHEMA_MIGRATIONS, applyMigrations } from './migrations.js';
+import { loadPg } from './pg-loader.js';
+import { createPostgresBackend, createSqliteBackend } from './sql-backend.js';
+import type { SqlBackend } from './sql-backend.js';
+import { SqlMetadataStore } from './sql-metadata-store.js';
+
+const pgUrl = process.env.MODELYARD_TEST_PG_URL;
+if (!pgUrl) {
+  console.warn(
+    'SKIPPED: the PostgreSQL migration upgrade test needs MODELYARD_TEST_PG_URL (e.g. postgres://postgres@127.0.0.1:5432/postgres).',
+  );
+}
+
+const ROOT = '/tmp/modelyard-migration-artifacts';
+
+/** A database migrated by the first release only, then opened by this one. */
+async function upgradeFromInitial(backend: SqlBackend): Promise<void> {
+  const initial = SCHEMA_MIGRATIONS.filter((m) => m.name === '0001_initial');
+  expect(await applyMigrations(backend, ROOT, initial)).toEqual({ applied: ['0001_initial'] });
+  const old = new SqlMetadataStore(backend, { defaultArtifactRoot: ROOT });
+  await old.createRegisteredModel({ name: 'churn' });
+  await old.createModelVersion({ name: 'churn', source: 's3://b/1' });
+
+  expect(await applyMigrations(backend, ROOT)).toEqual({ applied: ['0002_deployments'] });
+  expect(await applyMigrations(backend, ROOT)).toEqual({ applied: [] });
+
+  const store = new SqlMetadataStore(backend, { defaultArtifactRoot: ROOT });
+  expect((await store.getModelVersion('churn', '1')).source).toBe('s3://b/1');
+  await store.setModelVersionDigest('churn', '1', 'sha256:00');
+  const deployment = await store.createDeployment({
+    name: 'churn',
+    variants: [
+      {
+        name: 'primary',
+        modelUri: 'models:/churn/1',
+        modelName: 'churn',
+        modelVersion: '1',
+        role: 'primary',
+        weight: 100,
+        replicas: 1,
+        maxConcurrency: 1,
+        batching: null,
+      },
+    ],
+    actor: 'alice',
+  });
+  expect(await store.listDeployments()).toEqual([deployment]);
+}
+
+describe('schema migrations', () => {
+  it('upgrades a SQLite database of the first release to the deployment tables', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'modelyard-migrate-'));
+    const backend = createSqliteBackend(join(dir, 'old.db'));
+    try {
+      await upgradeFromInitial(backend);
+    } finally {
+      await backend.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.skipIf(!pgUrl)(
+    'upgrades a PostgreSQL database of the first release to the deployment tables',
+    async () => {
+      const url = pgUrl ?? '';
+      const schema = `modelyard_test_${randomBytes(6).toString('hex')}`;
+      const { Pool } = await loadPg();
+      const admin = new Pool({ connectionString: url, max: 1 });
+      await admin.query(`CREATE SCHEMA ${schema}`);
+      const backend = await createPostgresBackend(url, { schema });
+      try {
+        await upgradeFromInitial(backend);
+      } finally {
+        await backend.close();
+        await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+        await admin.end();
+      }
+    },
+  );
+});
