@@ -10,7 +10,9 @@ import {
   validateModelName,
 } from '@modelyard/core';
 import type { ModelStage, ModelVersion, RegisteredModel, Tag } from '@modelyard/core';
-import type { MetadataStore } from '@modelyard/store';
+import type { ArtifactStore, MetadataStore } from '@modelyard/store';
+import { computeStoredArtifactDigest } from '../serving/model-cache.js';
+import { proxiedArtifactPath } from './artifact-uris.js';
 import { tokenOf } from './tracking-service.js';
 import type { SearchArgs, SearchResult } from './tracking-service.js';
 
@@ -38,10 +40,15 @@ function checkVersion(version: string): string {
 
 /**
  * The model registry: registered models, versions, tags, aliases and legacy stages, with
- * MLflow's validation, persisted through the metadata store.
+ * MLflow's validation, persisted through the metadata store. Given the artifact store, it
+ * records each new version's artifact digest (sha256, see `combineFileDigests`) when the
+ * version's files are in that store, so that serving can verify them before loading.
  */
 export class RegistryService {
-  constructor(private readonly store: MetadataStore) {}
+  constructor(
+    private readonly store: MetadataStore,
+    private readonly artifacts?: ArtifactStore,
+  ) {}
 
   async createRegisteredModel(
     name: string,
@@ -126,7 +133,24 @@ export class RegistryService {
       // MLflow 3 registers logged models (`models:/m-…`) and takes the run from the model.
       runId = (await this.store.getLoggedModel(input.modelId)).sourceRunId ?? undefined;
     }
-    return this.store.createModelVersion({ ...input, runId });
+    const digest = await this.digestOf(input.source);
+    return this.store.createModelVersion({ ...input, runId, digest: digest ?? undefined });
+  }
+
+  /**
+   * The digest of the files a version source names, hashed in the artifact store (nothing is
+   * downloaded to disk); null when the source is not in this server's store or holds no file.
+   */
+  private async digestOf(source: string): Promise<string | null> {
+    if (this.artifacts === undefined) return null;
+    let path: string | null;
+    try {
+      path = proxiedArtifactPath(await this.resolveSource(source));
+    } catch {
+      // A source whose run or logged model is unknown is registered as MLflow does, undigested.
+      return null;
+    }
+    return path === null ? null : computeStoredArtifactDigest(this.artifacts, path);
   }
 
   getModelVersion(name: string, version: string): Promise<ModelVersion> {
