@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
 import Fastify, { LogController } from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import type { ArtifactStore, MetadataStore } from '@modelyard/store';
@@ -7,7 +8,10 @@ import { parseLenientJson } from './json.js';
 import { registerMlflowArtifactRoutes } from './routes/mlflow-artifacts.js';
 import { registerMlflowRegistryRoutes } from './routes/mlflow-registry.js';
 import { registerMlflowTrackingRoutes } from './routes/mlflow-tracking.js';
+import { registerMlflowScoringRoutes } from './routes/mlflow-scoring.js';
 import { registerNativeV1Routes } from './routes/native-v1.js';
+import { registerOipV2Routes } from './routes/oip-v2.js';
+import { DeploymentService } from './serving/deployment-service.js';
 import { RegistryService } from './services/registry-service.js';
 import { TrackingService } from './services/tracking-service.js';
 import { VERSION } from './version.js';
@@ -20,12 +24,15 @@ export interface AppOptions {
   bodyLimit: number;
   /** pino log level, or false for no logging (tests). */
   logLevel: string | false;
+  /** Folder for local copies of served model versions; default `./.modelyard/model-cache`. */
+  modelCacheDir?: string;
 }
 
 /** The services behind the routes, for callers embedding the app (tests, the CLI). */
 export interface AppServices {
   tracking: TrackingService;
   registry: RegistryService;
+  deployments: DeploymentService;
 }
 
 /**
@@ -75,7 +82,24 @@ export function buildApp(options: AppOptions): FastifyInstance & { services: App
   installErrorHandling(app);
 
   const tracking = new TrackingService(options.metadataStore);
-  const registry = new RegistryService(options.metadataStore);
+  const registry = new RegistryService(options.metadataStore, options.artifactStore);
+  const deployments = new DeploymentService({
+    store: options.metadataStore,
+    artifacts: options.artifactStore,
+    registry,
+    cacheDir: options.modelCacheDir ?? resolve('.modelyard', 'model-cache'),
+    onError: (error, message) => {
+      app.log.error({ err: error }, message);
+    },
+  });
+  // Deployments in the store load in the background once the app is ready; closing stops them.
+  app.addHook('onReady', (done) => {
+    deployments.restore().catch((error: unknown) => {
+      app.log.error({ err: error }, 'could not reload the stored deployments');
+    });
+    done();
+  });
+  app.addHook('onClose', () => deployments.close());
 
   app.get('/health', async (_request, reply) => reply.type('text/plain').send('OK'));
   app.get('/version', async (_request, reply) => reply.type('text/plain').send(VERSION));
@@ -83,7 +107,9 @@ export function buildApp(options: AppOptions): FastifyInstance & { services: App
   registerMlflowTrackingRoutes(app, tracking);
   registerMlflowRegistryRoutes(app, registry);
   registerMlflowArtifactRoutes(app, tracking, options.artifactStore);
-  registerNativeV1Routes(app, { tracking, registry });
+  registerNativeV1Routes(app, { tracking, registry, deployments });
+  registerOipV2Routes(app, deployments);
+  registerMlflowScoringRoutes(app, deployments);
 
-  return Object.assign(app, { services: { tracking, registry } });
+  return Object.assign(app, { services: { tracking, registry, deployments } });
 }

@@ -1,3 +1,4 @@
+import { dirname, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { createArtifactStore, createMetadataStore } from '@modelyard/store';
 import { buildApp } from './app.js';
@@ -28,6 +29,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     artifactStore,
     bodyLimit: config.bodyLimit,
     logLevel: config.logLevel === 'silent' ? false : config.logLevel,
+    // Model copies live beside a local artifact folder (`.modelyard/model-cache` by default).
+    modelCacheDir: /^[a-z][a-z0-9+.-]*:\/\//i.test(config.artifactsDestination)
+      ? resolve('.modelyard', 'model-cache')
+      : resolve(dirname(resolve(config.artifactsDestination)), 'model-cache'),
   });
   app.addHook('onClose', async () => {
     await Promise.all([metadataStore.close(), artifactStore.close()]);

@@ -1,9 +1,11 @@
 import swagger from '@fastify/swagger';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import type { DeploymentService } from '../serving/deployment-service.js';
 import type { RegistryService } from '../services/registry-service.js';
 import type { TrackingService } from '../services/tracking-service.js';
 import { VERSION } from '../version.js';
+import { registerDeploymentRoutes } from './v1/deployment-routes.js';
 import { registerExperimentRoutes } from './v1/experiment-routes.js';
 import { registerRegistryRoutes } from './v1/registry-routes.js';
 import { registerRunRoutes } from './v1/run-routes.js';
@@ -17,6 +19,7 @@ export const NATIVE_V1_PREFIX = '/api/v1';
 export interface NativeV1Services {
   tracking: TrackingService;
   registry: RegistryService;
+  deployments: DeploymentService;
 }
 
 /**
@@ -47,6 +50,7 @@ export function registerNativeV1Routes(app: FastifyInstance, services: NativeV1S
             { name: 'runs' },
             { name: 'registered models' },
             { name: 'model versions' },
+            { name: 'deployments' },
             { name: 'meta' },
           ],
         },
@@ -98,6 +102,7 @@ export function registerNativeV1Routes(app: FastifyInstance, services: NativeV1S
       registerExperimentRoutes(v1, services.tracking);
       registerRunRoutes(v1, services.tracking);
       registerRegistryRoutes(v1, services.registry);
+      registerDeploymentRoutes(v1, services.deployments);
     },
     { prefix: NATIVE_V1_PREFIX },
   );
