@@ -1,4 +1,5 @@
 import type {
+  DeploymentEvent,
   Experiment,
   Metric,
   ModelVersion,
@@ -137,4 +138,25 @@ export interface CreateModelVersionInput {
 export interface HealthStatus {
   status: 'ok';
   version: string;
+}
+
+/** What `deployments.create` sends. */
+export interface CreateDeploymentInput {
+  /** Endpoint name: a DNS label (lower-case letters, digits, `-`). */
+  name: string;
+  /** `models:/<model>/<version>` or `models:/<model>@<alias>`. */
+  modelUri: string;
+  description?: string;
+  /** Worker replicas holding the model; default 1. */
+  replicas?: number;
+  /** Requests one replica runs at once; default 4. */
+  maxConcurrency?: number;
+  /** Why (recorded on the deployment's event). */
+  reason?: string;
+}
+
+/** A page of a deployment's events, oldest first. */
+export interface DeploymentEventPage {
+  events: DeploymentEvent[];
+  nextPageToken?: string;
 }

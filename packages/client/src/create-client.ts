@@ -1,4 +1,5 @@
 import type {
+  Deployment,
   Experiment,
   Metric,
   ModelVersion,
@@ -7,10 +8,12 @@ import type {
   ViewType,
 } from '@modelyard/core';
 import type {
+  CreateDeploymentInput,
   CreateExperimentInput,
   CreateModelVersionInput,
   CreateRegisteredModelInput,
   CreateRunInput,
+  DeploymentEventPage,
   ExperimentPage,
   HealthStatus,
   LogBatchInput,
@@ -129,6 +132,37 @@ export interface ModelVersionsApi {
   deleteTag(name: string, version: string | number, key: string): Promise<void>;
 }
 
+/** Deployments: `/api/v1/deployments`. */
+export interface DeploymentsApi {
+  /**
+   * Deploys a model version behind a named endpoint. Returns at once with status `loading`;
+   * poll {@link DeploymentsApi.get} (or use {@link DeploymentsApi.waitUntilSettled}).
+   * @throws YardClientError `INVALID_PARAMETER_VALUE` for a bad name or model URI,
+   *   `RESOURCE_DOES_NOT_EXIST` for an unknown model/version/alias, `RESOURCE_ALREADY_EXISTS`.
+   */
+  create(input: CreateDeploymentInput): Promise<Deployment>;
+  list(): Promise<Deployment[]>;
+  /** @throws YardClientError `RESOURCE_DOES_NOT_EXIST` */
+  get(name: string): Promise<Deployment>;
+  /** Changes the replica count; the new replicas replace the old ones once loaded. */
+  scale(name: string, replicas: number, options?: { reason?: string }): Promise<Deployment>;
+  /** Stops serving and deletes the deployment (its events are kept). */
+  delete(name: string, options?: { reason?: string }): Promise<void>;
+  /** One page of the deployment's events, oldest first. */
+  events(
+    name: string,
+    options?: { maxResults?: number; pageToken?: string },
+  ): Promise<DeploymentEventPage>;
+  /**
+   * Polls until the deployment is no longer `loading` and returns it (`ready`, `failed`, ...).
+   * `onPoll` sees each state polled; gives up after `timeoutMs` (default 5 minutes).
+   */
+  waitUntilSettled(
+    name: string,
+    options?: { intervalMs?: number; timeoutMs?: number; onPoll?: (d: Deployment) => void },
+  ): Promise<Deployment>;
+}
+
 /** A typed client of the native API (`/api/v1`). */
 export interface YardClient {
   /** The base URL requests go to, without a trailing slash. */
@@ -139,6 +173,7 @@ export interface YardClient {
   readonly runs: RunsApi;
   readonly registeredModels: RegisteredModelsApi;
   readonly modelVersions: ModelVersionsApi;
+  readonly deployments: DeploymentsApi;
 }
 
 const V1 = '/api/v1';
@@ -345,6 +380,43 @@ export function createClient(options: ClientOptions): YardClient {
       http({ method: 'DELETE', path: `${version(name, v)}/tags/${seg(key)}` }),
   };
 
+  const deploymentPath = (name: string): string => `${V1}/deployments/${seg(name)}`;
+  const deployments: DeploymentsApi = {
+    create: (input) => http({ method: 'POST', path: `${V1}/deployments`, body: input }),
+    list: async () =>
+      (await http<{ deployments: Deployment[] }>({ method: 'GET', path: `${V1}/deployments` }))
+        .deployments,
+    get: (name) => http({ method: 'GET', path: deploymentPath(name) }),
+    scale: (name, replicas, o = {}) =>
+      http({
+        method: 'POST',
+        path: `${deploymentPath(name)}/scale`,
+        body: { replicas, reason: o.reason },
+      }),
+    delete: (name, o = {}) =>
+      http({ method: 'DELETE', path: deploymentPath(name), query: { reason: o.reason } }),
+    events: (name, o = {}) =>
+      http({
+        method: 'GET',
+        path: `${deploymentPath(name)}/events`,
+        query: { maxResults: o.maxResults, pageToken: o.pageToken },
+      }),
+    waitUntilSettled: async (name, o = {}) => {
+      const deadline = Date.now() + (o.timeoutMs ?? 300_000);
+      for (;;) {
+        const deployment = await deployments.get(name);
+        o.onPoll?.(deployment);
+        if (deployment.status !== 'loading') return deployment;
+        if (Date.now() > deadline) {
+          throw new Error(
+            `Deployment '${name}' is still loading after ${o.timeoutMs ?? 300_000} ms.`,
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, o.intervalMs ?? 250));
+      }
+    },
+  };
+
   return {
     baseUrl,
     health: () => http({ method: 'GET', path: `${V1}/health` }),
@@ -352,5 +424,6 @@ export function createClient(options: ClientOptions): YardClient {
     runs,
     registeredModels,
     modelVersions,
+    deployments,
   };
 }
