@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { VERSION } from '@modelyard/server';
 import { processIo, routeOutput } from './cli-io.js';
 import type { CliIo } from './cli-io.js';
+import { addDeploymentsCommand } from './deployments-command.js';
 import { addExperimentsCommand } from './experiments-command.js';
 import { addModelsCommand } from './models-command.js';
 import { addRunsCommand } from './runs-command.js';
@@ -41,6 +42,7 @@ export function buildProgram(io: CliIo = processIo): Command {
   addExperimentsCommand(program, io);
   addRunsCommand(program, io);
   addModelsCommand(program, io);
+  addDeploymentsCommand(program, io);
   routeOutput(program, io);
   return program;
 }
