@@ -960,6 +960,16 @@ describe('binary tensor data', () => {
     });
   });
 
+  it('decodes a Node Buffer slice without reading the rest of its pool', () => {
+    // Small Buffers share one pooled ArrayBuffer; Buffer#slice() would not copy.
+    const body = Buffer.from(fromHex('ff0000803f000020c0'));
+    const tensor = decodeBinaryTensor(
+      { name: 'x', datatype: 'FP32', shape: [2], parameters: { [BINARY_DATA_SIZE]: 8 } },
+      body.subarray(1),
+    );
+    expect(tensor.data).toEqual(new Float32Array([1, -2.5]));
+  });
+
   it('decodes from a body slice at an odd offset into data that owns its memory', () => {
     const body = fromHex('ff0000803f000020c0');
     const tensor = decodeBinaryTensor(

@@ -1045,8 +1045,9 @@ export function decodeBinaryTensor(
       { input: name, shape, datatype, bytes: bytes.length, expectedBytes: count * size },
     );
   }
-  // A copy starts at offset 0, so every element type is aligned, and owns its memory.
-  const buffer = bytes.slice().buffer;
+  // A copy starts at offset 0, so every element type is aligned, and owns its memory. Called
+  // through Uint8Array's own slice: a Node Buffer's slice() would share memory instead.
+  const buffer = Uint8Array.prototype.slice.call(bytes).buffer;
   switch (datatype) {
     case 'BOOL': {
       const data = new Uint8Array(buffer);

@@ -143,9 +143,7 @@ function decodeInputs(
         { input: inputName, size, remaining: binary.length - offset },
       );
     }
-    // A plain Uint8Array view: Buffer's slice() shares memory where Uint8Array's copies, and
-    // the decoder relies on the copy.
-    const bytes = new Uint8Array(binary.buffer, binary.byteOffset + offset, size);
+    const bytes = binary.subarray(offset, offset + size);
     offset += size;
     return decodeBinaryTensor(input, bytes, spec);
   });
