@@ -23,6 +23,7 @@ already cover the other two combinations.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import urllib.parse
 from collections.abc import Iterator
@@ -240,6 +241,7 @@ def test_tritonclient_reads_the_model_metadata_from_the_onnx_graph(
 ) -> None:
     metadata = oip.get_model_metadata(served.deployment)
     assert metadata["name"] == served.deployment
+    assert metadata["versions"] == ["1"]
     assert metadata["inputs"] == [{"name": INPUT_NAME, "datatype": "FP32", "shape": [-1, 20]}]
     outputs = sorted(metadata["outputs"], key=lambda output: output["name"])
     assert outputs == [
@@ -400,8 +402,8 @@ def test_tritonclient_is_told_the_expected_shape_when_a_feature_is_missing(
             _infer(oip, served.deployment, narrow, binary=binary)
         message = raised.value.message()
         assert raised.value.status() == "400", str(raised.value)
-        assert INPUT_NAME in message
-        assert "20" in message, message
+        assert INPUT_NAME in message, message
+        assert re.search(r"\[-1,\s*20\]", message), message
     # Still serving.
     _assert_matches_sklearn(
         served, _infer(oip, served.deployment, served.rows, binary=True), served.rows
@@ -433,16 +435,29 @@ def test_tritonclient_gets_an_error_for_an_unknown_model(
     missing = f"{served.deployment}-missing"
     with pytest.raises(InferenceServerException) as raised:
         _infer(oip, missing, served.rows, binary=True)
-    # Triton itself answers 400 here, KServe 404: either is a client error.
-    assert raised.value.status() in ("400", "404"), str(raised.value)
+    assert raised.value.status() == "404", str(raised.value)
     assert missing in raised.value.message()
     with pytest.raises(InferenceServerException) as raised:
         oip.get_model_metadata(missing)
-    assert raised.value.status() in ("400", "404"), str(raised.value)
+    assert raised.value.status() == "404", str(raised.value)
     # The deployment that exists still answers.
     _assert_matches_sklearn(
         served, _infer(oip, served.deployment, served.rows, binary=False), served.rows
     )
+
+
+def test_tritonclient_addresses_the_registry_version_and_not_others(
+    served: Served, oip: triton.InferenceServerClient
+) -> None:
+    tensor = triton.InferInput(INPUT_NAME, list(served.rows.shape), "FP32")
+    tensor.set_data_from_numpy(served.rows)
+    result = oip.infer(served.deployment, [tensor], model_version="1")
+    _assert_matches_sklearn(served, result, served.rows)
+    assert oip.is_model_ready(served.deployment, model_version="1")
+    assert not oip.is_model_ready(served.deployment, model_version="7")
+    with pytest.raises(InferenceServerException) as raised:
+        oip.infer(served.deployment, [tensor], model_version="7")
+    assert raised.value.status() == "404", str(raised.value)
 
 
 def test_scoring_errors_are_4xx_json_and_the_endpoint_keeps_serving(served: Served) -> None:
@@ -453,12 +468,18 @@ def test_scoring_errors_are_4xx_json_and_the_endpoint_keeps_serving(served: Serv
         (json.dumps({"rows": served.rows.tolist()}), "application/json"),
         ("{not json", "application/json"),
     ]
+    messages: list[str] = []
     for body, content_type in bad:
         response = requests.post(
             served.invocations_url, data=body, headers={"Content-Type": content_type}, timeout=60
         )
         assert 400 <= response.status_code < 500, (body[:80], response.status_code, response.text)
-        assert isinstance(response.json(), dict), response.text
+        error = response.json()
+        # MLflow's scoring server's error shape.
+        assert isinstance(error["error_code"], str) and isinstance(error["message"], str), error
+        messages.append(error["message"])
+    assert INPUT_NAME in messages[0] and re.search(r"\[-1,\s*20\]", messages[0]), messages[0]
+    assert INPUT_NAME in messages[1] and "FP32" in messages[1], messages[1]
 
     missing = requests.post(
         f"{served.server.url}/endpoints/{served.deployment}-missing/invocations",
