@@ -20,10 +20,17 @@ const fifteenMinutes = 15 * 60 * 1000;
 
 /** Why the Python side cannot run here, or undefined when it can. */
 function pythonProblem(): string | undefined {
-  const probe = spawnSync(python, ['-c', 'import mlflow, sklearn, pandas, pytest, boto3'], {
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
+  const probe = spawnSync(
+    python,
+    [
+      '-c',
+      'import mlflow, sklearn, pandas, pytest, boto3, tritonclient.http, skl2onnx, onnxruntime',
+    ],
+    {
+      encoding: 'utf8',
+      timeout: 120_000,
+    },
+  );
   if (probe.error) {
     return `cannot run '${python}': ${probe.error.message}`;
   }
