@@ -1,4 +1,5 @@
 import type { Tensor, TensorSpec } from '@modelyard/core';
+import type { BatchingStatus, DynamicBatchingOptions } from './dynamic-batcher.js';
 
 /**
  * The kinds of model Modelyard executes, one {@link ModelRuntime} adapter each. `onnx` runs on
@@ -27,6 +28,12 @@ export interface ModelLoadOptions {
   intraOpNumThreads?: number;
   /** Graph optimisation at load time; default `all`. */
   graphOptimizationLevel?: GraphOptimizationLevel;
+  /**
+   * Dynamic batching: concurrent requests are stacked along the first dimension and run
+   * together (see `DynamicBatcher`); default off. A model with an input or output whose first
+   * dimension is not variable (`-1`) is served unbatched, and its status says why.
+   */
+  batching?: DynamicBatchingOptions | undefined;
 }
 
 /** Options of one {@link LoadedModel.infer} call. */
@@ -57,6 +64,8 @@ export interface ModelRuntimeStatus {
   queued: number;
   /** Replicas replaced after their worker stopped unexpectedly, since the load. */
   restarts: number;
+  /** Dynamic batching counters, when batching was asked for at load time. */
+  batching?: BatchingStatus;
 }
 
 /**

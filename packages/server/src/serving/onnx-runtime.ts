@@ -9,6 +9,8 @@ import {
   onnxToOipType,
 } from '@modelyard/core';
 import type { Datatype, Tensor, TensorSpec } from '@modelyard/core';
+import { DynamicBatcher, unbatchableReason } from './dynamic-batcher.js';
+import type { DynamicBatchingOptions } from './dynamic-batcher.js';
 import { planServing, readMlModel, schemaToTensorSpecs } from './mlmodel.js';
 import type { SignatureSchema } from './mlmodel.js';
 import type {
@@ -110,17 +112,33 @@ export class OnnxModel implements LoadedModel {
   readonly flavor = 'onnx';
   readonly #specsByName: ReadonlyMap<string, TensorSpec>;
   readonly #outputNames: ReadonlySet<string>;
+  readonly #batcher: DynamicBatcher | undefined;
 
-  /** @internal Use {@link createOnnxRuntime}().load. */
+  /**
+   * @internal Use {@link createOnnxRuntime}().load.
+   * @throws InvalidParameterError for batching options out of range.
+   */
   constructor(
     readonly name: string,
     readonly inputs: readonly TensorSpec[],
     readonly outputs: readonly TensorSpec[],
     /** The replicas (exposed for diagnostics and tests). */
     readonly pool: ReplicaPool,
+    batching?: DynamicBatchingOptions,
   ) {
     this.#specsByName = new Map(inputs.map((spec) => [spec.name, spec]));
     this.#outputNames = new Set(outputs.map((spec) => spec.name));
+    if (batching !== undefined) {
+      const reason = unbatchableReason(inputs, outputs);
+      this.#batcher = new DynamicBatcher({
+        name,
+        maxBatchSize: batching.maxBatchSize,
+        maxLatencyMs: batching.maxLatencyMs,
+        run: (wire, outputNames, transfer) => pool.run(wire, outputNames, transfer),
+        disabledReason:
+          reason === undefined ? undefined : `Model '${name}' is served unbatched: ${reason}.`,
+      });
+    }
   }
 
   #checkInputs(inputs: ModelInputs): WireTensor[] {
@@ -193,7 +211,12 @@ export class OnnxModel implements LoadedModel {
     const outputNames = this.#checkOutputs(options.requestedOutputs);
     // Shapes are known before the send (which may detach the buffers) for the error message.
     const received = wire.map((t) => `${t.name} ${t.type} ${formatShape(t.dims)}`).join(', ');
-    const reply = await this.pool.run(wire, outputNames, options.transferInputs === true);
+    const transfer = options.transferInputs === true;
+    // Validated above, so a request that joins a batch cannot make the batch fail.
+    const reply =
+      this.#batcher === undefined
+        ? await this.pool.run(wire, outputNames, transfer)
+        : await this.#batcher.submit(wire, outputNames, transfer);
     if (!reply.ok) {
       // What passes the checks above and still fails is a dimension or value the graph
       // constrains more than its declared inputs say (e.g. a fixed dimension inside); report
@@ -214,11 +237,13 @@ export class OnnxModel implements LoadedModel {
 
   /** {@inheritDoc LoadedModel.status} */
   status(): ModelRuntimeStatus {
-    return this.pool.status();
+    const status = this.pool.status();
+    return this.#batcher === undefined ? status : { ...status, batching: this.#batcher.status() };
   }
 
   /** {@inheritDoc LoadedModel.close} */
   close(): Promise<void> {
+    this.#batcher?.close();
     return this.pool.close();
   }
 }
@@ -265,7 +290,7 @@ export function createOnnxRuntime(): OnnxRuntime {
       try {
         const inputs = toSpecs(name, ready.inputs, mlmodel.signature?.inputs);
         const outputs = toSpecs(name, ready.outputs, mlmodel.signature?.outputs);
-        return new OnnxModel(name, inputs, outputs, pool);
+        return new OnnxModel(name, inputs, outputs, pool, options.batching);
       } catch (error) {
         await pool.close();
         throw error;
