@@ -6,6 +6,7 @@ import {
   parseModelUri,
 } from '@modelyard/core';
 import type {
+  BatchingOptions,
   Deployment,
   DeploymentEvent,
   DeploymentStatus,
@@ -53,6 +54,33 @@ function positiveInteger(field: string, value: number | undefined, fallback: num
   return value;
 }
 
+/** The longest `batching.maxLatencyMs` a deployment accepts: a minute. */
+const MAX_BATCH_LATENCY_MS = 60_000;
+
+/**
+ * Checks dynamic batching settings: `maxBatchSize` an integer from 1 to 65536, `maxLatencyMs`
+ * a number from 0 to 60000.
+ * @throws InvalidParameterError naming the value and the range.
+ */
+function checkBatching(batching: BatchingOptions | null | undefined): BatchingOptions | null {
+  if (batching === undefined || batching === null) return null;
+  const { maxBatchSize, maxLatencyMs } = batching;
+  if (!Number.isInteger(maxBatchSize) || maxBatchSize < 1 || maxBatchSize > 65_536) {
+    throw new InvalidParameterError(
+      `'batching.maxBatchSize' must be an integer from 1 to 65536, got ${String(maxBatchSize)}.`,
+      { maxBatchSize },
+    );
+  }
+  if (!Number.isFinite(maxLatencyMs) || maxLatencyMs < 0 || maxLatencyMs > MAX_BATCH_LATENCY_MS) {
+    throw new InvalidParameterError(
+      `'batching.maxLatencyMs' must be from 0 to ${MAX_BATCH_LATENCY_MS} milliseconds, got ` +
+        `${String(maxLatencyMs)}.`,
+      { maxLatencyMs },
+    );
+  }
+  return { maxBatchSize, maxLatencyMs };
+}
+
 /** What {@link DeploymentService.create} takes. */
 export interface CreateDeploymentRequest {
   /** The endpoint name (a DNS label, see {@link validateDeploymentName}). */
@@ -64,6 +92,12 @@ export interface CreateDeploymentRequest {
   replicas?: number | undefined;
   /** Requests one replica runs at once; default 4. */
   maxConcurrency?: number | undefined;
+  /**
+   * Dynamic batching of the variant's requests (see `DynamicBatcher`); default off. A model
+   * whose inputs or outputs lack a variable first dimension is served unbatched, and the
+   * `ready` event's reason says so.
+   */
+  batching?: BatchingOptions | null | undefined;
   /** Who asks (recorded on the `created` event). */
   actor: string;
   /** Why (recorded on the `created` event). */
@@ -148,7 +182,8 @@ export class DeploymentService {
    * Creates a one-variant deployment of the version `modelUri` names and starts loading it.
    * Returns the deployment with status `loading`; poll {@link get} for `ready` or `failed`.
    *
-   * @throws InvalidParameterError for a bad name, model URI, replica count or concurrency.
+   * @throws InvalidParameterError for a bad name, model URI, replica count, concurrency or
+   *   batching settings.
    * @throws NotFoundError when the model, version or alias does not exist.
    * @throws AlreadyExistsError when a deployment of that name exists.
    */
@@ -156,6 +191,7 @@ export class DeploymentService {
     validateDeploymentName(request.name);
     const replicas = positiveInteger('replicas', request.replicas, 1);
     const maxConcurrency = positiveInteger('maxConcurrency', request.maxConcurrency, 4);
+    const batching = checkBatching(request.batching);
     const version = await this.#resolve(request.modelUri);
     const variant: DeploymentVariant = {
       name: 'primary',
@@ -166,7 +202,7 @@ export class DeploymentService {
       weight: 100,
       replicas,
       maxConcurrency,
-      batching: null,
+      batching,
     };
     const deployment = await this.#store.createDeployment({
       name: request.name,
@@ -362,6 +398,7 @@ export class DeploymentService {
         name: `${name}/${variant.modelName}/${variant.modelVersion}`,
         replicas: variant.replicas,
         maxConcurrency: variant.maxConcurrency,
+        batching: variant.batching ?? undefined,
       });
       if (stale()) {
         await model.close();
@@ -370,13 +407,30 @@ export class DeploymentService {
       const old = slot.model;
       slot.model = model;
       const verified = version.digest !== null;
+      const batching = model.status().batching;
+      let batchingNote = '';
+      if (batching !== undefined) {
+        batchingNote = batching.enabled
+          ? ` Dynamic batching: up to ${batching.maxBatchSize} rows or ${batching.maxLatencyMs} ms.`
+          : ` ${batching.reason ?? 'Dynamic batching is off.'}`;
+      }
       slot.deployment = await this.#setStatus(
         name,
         'ready',
         `Serving ${variant.modelName} version ${variant.modelVersion} on ${variant.replicas} ` +
           `${plan.runtime} replica${variant.replicas === 1 ? '' : 's'}; artifact digest ` +
-          `sha256:${cached.digest} ${verified ? 'verified against the registry' : 'not verified (the registry recorded none)'}.`,
-        { digest: cached.digest, verified, runtime: plan.runtime, cacheReused: cached.reused },
+          `sha256:${cached.digest} ${verified ? 'verified against the registry' : 'not verified (the registry recorded none)'}.` +
+          batchingNote,
+        {
+          digest: cached.digest,
+          verified,
+          runtime: plan.runtime,
+          cacheReused: cached.reused,
+          ...(batching !== undefined && {
+            batching: batching.enabled ? 'on' : 'off',
+            ...(batching.reason !== undefined && { batchingOffReason: batching.reason }),
+          }),
+        },
       );
       await old?.close();
     } catch (error) {

@@ -61,6 +61,28 @@ const CreateBody = Type.Object({
   description: Type.Optional(Type.String()),
   replicas: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
   maxConcurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
+  batching: Type.Optional(
+    Type.Object(
+      {
+        maxBatchSize: Type.Integer({
+          minimum: 1,
+          maximum: 65536,
+          description: 'Rows (summed first dimensions) at which a batch is sent at once.',
+        }),
+        maxLatencyMs: Type.Number({
+          minimum: 0,
+          maximum: 60000,
+          description: 'The longest the oldest request of a batch waits for others.',
+        }),
+      },
+      {
+        description:
+          'Dynamic batching (default off): concurrent requests are stacked along their ' +
+          'first dimension and run together. A model whose inputs or outputs lack a ' +
+          'variable first dimension is served unbatched.',
+      },
+    ),
+  ),
   reason: Type.Optional(Type.String({ description: 'Why (recorded on the event).' })),
 });
 const ScaleBody = Type.Object({
