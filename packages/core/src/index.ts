@@ -8,3 +8,6 @@ export * from './run-name.js';
 export * from './tensor.js';
 export * from './deployment.js';
 export * from './model-uri.js';
+export * from './traffic-split.js';
+export * from './significance.js';
+export * from './canary-policy.js';
