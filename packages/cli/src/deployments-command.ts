@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { Deployment } from '@modelyard/core';
 import { CliError } from './cli-io.js';
 import type { CliIo } from './cli-io.js';
+import { addManifestCommand } from './k8s/manifest-command.js';
 import { clientFor, withServer } from './server-connection.js';
 import { formatTime, positiveInt, renderTable, toJson } from './table-format.js';
 
@@ -40,7 +41,7 @@ function table(deployments: Deployment[]): string {
   );
 }
 
-/** Adds `yard deployments create|list|get|scale|delete`. */
+/** Adds `yard deployments create|list|get|scale|delete|manifest`. */
 export function addDeploymentsCommand(program: Command, io: CliIo): void {
   const deployments = program
     .command('deployments')
@@ -51,7 +52,8 @@ export function addDeploymentsCommand(program: Command, io: CliIo): void {
         '  $ yard deployments create churn --model models:/churn@champion --wait\n' +
         '  $ yard deployments list\n' +
         '  $ yard deployments get churn --json\n' +
-        '  $ yard deployments delete churn\n',
+        '  $ yard deployments delete churn\n' +
+        '  $ yard deployments manifest churn --env-secret yard-stores > churn.yaml\n',
     );
 
   deployments
@@ -164,4 +166,6 @@ export function addDeploymentsCommand(program: Command, io: CliIo): void {
       );
       io.out(`Deleted deployment '${name}'.\n`);
     });
+
+  addManifestCommand(deployments, io);
 }
