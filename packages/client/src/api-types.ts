@@ -151,6 +151,8 @@ export interface CreateDeploymentInput {
   replicas?: number;
   /** Requests one replica runs at once; default 4. */
   maxConcurrency?: number;
+  /** Dynamic batching: up to `maxBatchSize` rows, or whatever arrived within `maxLatencyMs`. */
+  batching?: { maxBatchSize: number; maxLatencyMs: number };
   /** Why (recorded on the deployment's event). */
   reason?: string;
 }

@@ -222,6 +222,38 @@ describe('serving a registered ONNX model over OIP v2 and MLflow scoring', () =>
     expect((one.body['outputs'] as { name: string }[]).map((o) => o.name)).toEqual(['label']);
   });
 
+  it('batches concurrent single-row requests of a deployment created with batching', async () => {
+    const created = await call(server, 'POST', '/api/v1/deployments', {
+      name: 'iris-batched',
+      modelUri: 'models:/iris/1',
+      batching: { maxBatchSize: 8, maxLatencyMs: 5 },
+    });
+    expect(created.status).toBe(201);
+    const deployment = await waitSettled(server, 'iris-batched');
+    expect(deployment['statusReason']).toContain('Dynamic batching');
+    const answers = await Promise.all(
+      expected.input.rows.flatMap((row, i) =>
+        [0, 1, 2, 3].map(async () => {
+          const res = await call(server, 'POST', '/v2/models/iris-batched/infer', {
+            inputs: [{ name: 'float_input', datatype: 'FP32', shape: [1, 20], data: row }],
+            outputs: [{ name: 'label' }],
+          });
+          expect(res.status).toBe(200);
+          return [i, (res.body['outputs'] as { data: number[] }[])[0]?.data[0]] as const;
+        }),
+      ),
+    );
+    for (const [i, label] of answers) expect(label).toBe(expected.label[i]);
+    const bad = await call(server, 'POST', '/api/v1/deployments', {
+      name: 'iris-bad-batching',
+      modelUri: 'models:/iris/1',
+      batching: { maxBatchSize: 0, maxLatencyMs: 5 },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body['message']).toContain('maxBatchSize');
+    expect((await call(server, 'DELETE', '/api/v1/deployments/iris-batched')).status).toBe(204);
+  });
+
   it('infers with the binary tensor data extension in both directions', async () => {
     await waitSettled(server, 'iris-scorer');
     const data = new Float32Array(expected.input.rows.flat());
