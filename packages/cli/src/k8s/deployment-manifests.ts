@@ -47,12 +47,7 @@ export interface ManifestOptions {
   resources: ManifestResources;
 }
 
-/** Defaults for the options the `yard deployments manifest` command does not require. */
-export const DEFAULT_MANIFEST_OPTIONS = {
-  logLevel: 'info',
-  cpuTargetPercent: 70,
-  resources: { cpuRequest: '500m', memoryRequest: '512Mi', cpuLimit: '2', memoryLimit: '2Gi' },
-} as const satisfies Partial<ManifestOptions>;
+export { DEFAULT_MANIFEST_OPTIONS } from './manifest-defaults.js';
 
 /** The objects for one deployment, in the order they are applied. */
 export interface DeploymentManifests {

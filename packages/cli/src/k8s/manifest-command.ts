@@ -5,12 +5,7 @@ import { CliError } from '../cli-io.js';
 import type { CliIo } from '../cli-io.js';
 import { clientFor, withServer } from '../server-connection.js';
 import { positiveInt } from '../table-format.js';
-import {
-  DEFAULT_MANIFEST_OPTIONS,
-  ManifestError,
-  buildDeploymentManifests,
-  renderManifests,
-} from './deployment-manifests.js';
+import { DEFAULT_MANIFEST_OPTIONS } from './manifest-defaults.js';
 
 /** The image `deploy/README.md` builds: `docker build -f deploy/Dockerfile -t modelyard-server:<version> .` */
 export const DEFAULT_IMAGE = `modelyard-server:${VERSION}`;
@@ -83,6 +78,10 @@ export function addManifestCommand(deployments: Command, io: CliIo): void {
     .action(async (name: string, flags: ManifestFlags, command: Command) => {
       const client = clientFor(command);
       const deployment = await withServer(() => client.deployments.get(name));
+      // Loaded here, not at start: kubernetes-models takes ~150 ms to load, which every other
+      // command (`yard server` included) would otherwise pay.
+      const { ManifestError, buildDeploymentManifests, renderManifests } =
+        await import('./deployment-manifests.js');
       let yaml: string;
       try {
         const manifests = buildDeploymentManifests(deployment, {
