@@ -125,6 +125,48 @@ describe('yard deployments against a real server', () => {
     expect(missing.error?.message).toMatch(/nope/);
   });
 
+  it('creates a deployment with dynamic batching and refuses a latency without a size', async () => {
+    const created = await yard([
+      '--server',
+      server.url,
+      'deployments',
+      'create',
+      'iris-batched',
+      '--model',
+      'models:/iris/1',
+      '--max-batch-size',
+      '16',
+      '--max-latency-ms',
+      '3',
+      '--wait',
+      '--json',
+    ]);
+    expect(created.error).toBeUndefined();
+    const parsed = JSON.parse(created.out) as {
+      status: string;
+      statusReason: string;
+      variants: { batching: unknown }[];
+    };
+    expect(parsed.status).toBe('ready');
+    expect(parsed.variants[0]?.batching).toEqual({ maxBatchSize: 16, maxLatencyMs: 3 });
+    expect(parsed.statusReason).toContain('Dynamic batching');
+    const lonely = await yard([
+      '--server',
+      server.url,
+      'deployments',
+      'create',
+      'iris-latency',
+      '--model',
+      'models:/iris/1',
+      '--max-latency-ms',
+      '3',
+    ]);
+    expect(lonely.error?.message).toMatch(/--max-latency-ms needs --max-batch-size/);
+    expect(
+      (await yard(['--server', server.url, 'deployments', 'delete', 'iris-batched'])).error,
+    ).toBeUndefined();
+  });
+
   it('deletes a deployment', async () => {
     const deleted = await yard(['--server', server.url, 'deployments', 'delete', 'iris']);
     expect(deleted.error).toBeUndefined();

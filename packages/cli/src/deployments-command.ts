@@ -10,6 +10,8 @@ interface CreateFlags {
   model: string;
   replicas?: number;
   maxConcurrency?: number;
+  maxBatchSize?: number;
+  maxLatencyMs?: number;
   description?: string;
   reason?: string;
   wait?: boolean;
@@ -65,6 +67,16 @@ export function addDeploymentsCommand(program: Command, io: CliIo): void {
     .requiredOption('--model <uri>', 'models:/<model>@<alias> or models:/<model>/<version>')
     .option('--replicas <n>', 'worker replicas holding the model (default 1)', positiveInt)
     .option('--max-concurrency <n>', 'requests one replica runs at once (default 4)', positiveInt)
+    .option(
+      '--max-batch-size <n>',
+      'dynamic batching: rows per batch (off unless given)',
+      positiveInt,
+    )
+    .option(
+      '--max-latency-ms <n>',
+      'dynamic batching: longest wait for a batch (default 5)',
+      positiveInt,
+    )
     .option('--description <text>', 'what the endpoint is for')
     .option('--reason <text>', 'why (recorded on the deployment event)')
     .option('--wait', 'wait until the model is loaded (ready) or has failed')
@@ -73,9 +85,13 @@ export function addDeploymentsCommand(program: Command, io: CliIo): void {
       'after',
       '\nExamples:\n' +
         '  $ yard deployments create churn --model models:/churn@champion\n' +
-        '  $ yard deployments create churn --model models:/churn/3 --replicas 2 --wait\n',
+        '  $ yard deployments create churn --model models:/churn/3 --replicas 2 --wait\n' +
+        '  $ yard deployments create churn --model models:/churn/3 --max-batch-size 32 --max-latency-ms 2\n',
     )
     .action(async (name: string, flags: CreateFlags, command: Command) => {
+      if (flags.maxLatencyMs !== undefined && flags.maxBatchSize === undefined) {
+        throw new CliError('--max-latency-ms needs --max-batch-size: batching is off without it.');
+      }
       const client = clientFor(command);
       let deployment = await withServer(() =>
         client.deployments.create({
@@ -83,6 +99,9 @@ export function addDeploymentsCommand(program: Command, io: CliIo): void {
           modelUri: flags.model,
           ...(flags.replicas !== undefined && { replicas: flags.replicas }),
           ...(flags.maxConcurrency !== undefined && { maxConcurrency: flags.maxConcurrency }),
+          ...(flags.maxBatchSize !== undefined && {
+            batching: { maxBatchSize: flags.maxBatchSize, maxLatencyMs: flags.maxLatencyMs ?? 5 },
+          }),
           ...(flags.description !== undefined && { description: flags.description }),
           ...(flags.reason !== undefined && { reason: flags.reason }),
         }),
