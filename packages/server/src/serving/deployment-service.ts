@@ -20,6 +20,7 @@ import { tokenOf } from '../services/tracking-service.js';
 import { planServing, readMlModel } from './mlmodel.js';
 import { ModelCache } from './model-cache.js';
 import type { LoadedModel, ModelRuntime, RuntimeKind } from './model-runtime.js';
+import { createJsRuntime } from './js-runtime.js';
 import { createOnnxRuntime } from './onnx-runtime.js';
 
 /** The actor recorded on events the server causes itself (loads, reloads). */
@@ -119,7 +120,7 @@ export interface DeploymentServiceOptions {
   registry: RegistryService;
   /** Folder for local copies of model versions (see {@link ModelCache}). */
   cacheDir: string;
-  /** Runtime adapters by kind; default: onnx. */
+  /** Runtime adapters by kind; default: onnx and js. */
   runtimes?: Partial<Record<RuntimeKind, ModelRuntime>>;
   /** Reports background failures that cannot reach a caller (default: ignored). */
   onError?: (error: unknown, message: string) => void;
@@ -169,7 +170,7 @@ export class DeploymentService {
     this.#store = options.store;
     this.#registry = options.registry;
     this.#cache = new ModelCache(options.cacheDir, options.artifacts);
-    this.#runtimes = options.runtimes ?? { onnx: createOnnxRuntime() };
+    this.#runtimes = options.runtimes ?? { onnx: createOnnxRuntime(), js: createJsRuntime() };
     this.#onError = options.onError ?? (() => undefined);
   }
 

@@ -94,8 +94,39 @@ describe('MLmodel files', () => {
     const error = thrown(() => planServing(model, '/models/iris'));
     expect(error).toBeInstanceOf(InvalidParameterError);
     expect(error.message).toBe(
-      'Model at /models/iris has flavors python_function, sklearn; Modelyard serves onnx ' +
-        '(more to come).',
+      'Model at /models/iris has flavors python_function, sklearn; Modelyard serves onnx, ' +
+        'modelyard_tfjs, modelyard_js.',
+    );
+  });
+
+  it('picks the tfjs and js runtimes from their flavors, each with its own file key', () => {
+    const tfjs = parseMlModel('flavors:\n  modelyard_tfjs: {model: web/model.json}\n', 'M');
+    expect(planServing(tfjs, '/models/pose')).toMatchObject({
+      runtime: 'tfjs',
+      flavor: 'modelyard_tfjs',
+      modelFile: '/models/pose/web/model.json',
+    });
+    const js = parseMlModel('flavors:\n  modelyard_js: {module: model.mjs}\n', 'M');
+    expect(planServing(js, '/models/rules')).toMatchObject({
+      runtime: 'js',
+      modelFile: '/models/rules/model.mjs',
+    });
+    const noModule = parseMlModel('flavors:\n  modelyard_js: {data: model.mjs}\n', 'M');
+    expect(thrown(() => planServing(noModule, '/m')).message).toBe(
+      'M: the modelyard_js flavor names no model file ("module: model.mjs").',
+    );
+  });
+
+  it('prefers onnx when a model has several servable flavors, unless a runtime is named', () => {
+    const both = parseMlModel(
+      'flavors:\n  modelyard_js: {module: m.mjs}\n  onnx: {data: model.onnx}\n',
+      'M',
+    );
+    expect(planServing(both, '/m').runtime).toBe('onnx');
+    expect(planServing(both, '/m', 'js').modelFile).toBe('/m/m.mjs');
+    const error = thrown(() => planServing(both, '/m', 'tfjs'));
+    expect(error.message).toBe(
+      'Model at /m has flavors modelyard_js, onnx; the tfjs runtime serves modelyard_tfjs.',
     );
   });
 

@@ -8,8 +8,29 @@ import type { RuntimeKind } from './model-runtime.js';
 /** The name of the file that describes an MLflow model directory. */
 export const MLMODEL_FILE_NAME = 'MLmodel';
 
-/** The MLflow flavors Modelyard serves, each with the runtime that executes it. */
-export const SERVABLE_FLAVORS: Readonly<Record<string, RuntimeKind>> = { onnx: 'onnx' };
+/** How one servable flavor names its model file in `MLmodel`. */
+export interface ServableFlavor {
+  /** The runtime that executes it. */
+  runtime: RuntimeKind;
+  /** The flavor configuration key that holds the model file's path inside the directory. */
+  fileKey: string;
+  /** An example value of that key, for messages. */
+  example: string;
+}
+
+/**
+ * The MLflow flavors Modelyard serves, in order of preference when a model has several:
+ * - `onnx` (MLflow's own, `data: model.onnx`): onnxruntime-node.
+ * - `modelyard_tfjs` (`model: model.json`): a TensorFlow.js graph model (`model.json` and its
+ *   weight files beside it), run by TensorFlow.js on its wasm backend.
+ * - `modelyard_js` (`module: model.mjs`): an ES module exporting
+ *   `predict(inputs, context)` and optionally `signature`; see `js-runtime.ts`.
+ */
+export const SERVABLE_FLAVORS: Readonly<Record<string, ServableFlavor>> = {
+  onnx: { runtime: 'onnx', fileKey: 'data', example: 'model.onnx' },
+  modelyard_tfjs: { runtime: 'tfjs', fileKey: 'model', example: 'model.json' },
+  modelyard_js: { runtime: 'js', fileKey: 'module', example: 'model.mjs' },
+};
 
 /** One tensor of an MLflow tensor-based signature (`{"type": "tensor", "tensor-spec": …}`). */
 export interface SignatureTensor {
@@ -62,7 +83,10 @@ export interface ServingPlan {
   runtime: RuntimeKind;
   /** The flavor chosen (its key in `flavors`). */
   flavor: string;
-  /** Absolute path of the model file the flavor names (`data: model.onnx`). */
+  /**
+   * Absolute path of the model file the flavor names (`data: model.onnx`, `model: model.json`,
+   * `module: model.mjs`).
+   */
   modelFile: string;
   /** The flavor's configuration from `MLmodel`. */
   config: Record<string, unknown>;
@@ -256,40 +280,54 @@ export async function readMlModel(modelDir: string): Promise<MlModel> {
 }
 
 /**
- * Picks the runtime that serves a model and the model file it loads.
+ * Picks the runtime that serves a model and the model file it loads: the first flavor of
+ * {@link SERVABLE_FLAVORS} (in that table's order) that the model has.
  *
  * @param modelDir the model directory (model files are resolved inside it).
+ * @param runtime consider only this runtime's flavors (a runtime loading a model directly).
  * @throws InvalidParameterError naming the flavors found and the ones served, when none of the
- *   model's flavors is servable; or when the flavor's `data` path is missing or leaves the
+ *   model's flavors is servable; or when the flavor's model file path is missing or leaves the
  *   directory.
  */
-export function planServing(model: MlModel, modelDir: string): ServingPlan {
+export function planServing(model: MlModel, modelDir: string, runtime?: RuntimeKind): ServingPlan {
   const found = Object.keys(model.flavors);
-  const flavor = found.find((name) => Object.hasOwn(SERVABLE_FLAVORS, name));
-  const runtime = flavor === undefined ? undefined : SERVABLE_FLAVORS[flavor];
-  if (flavor === undefined || runtime === undefined) {
+  const candidates = Object.entries(SERVABLE_FLAVORS).filter(
+    ([, servable]) => runtime === undefined || servable.runtime === runtime,
+  );
+  const chosen = candidates.find(([name]) => Object.hasOwn(model.flavors, name));
+  if (chosen === undefined) {
+    const supported = candidates.map(([name]) => name);
     throw new InvalidParameterError(
-      `Model at ${modelDir} has flavors ${found.join(', ')}; Modelyard serves ` +
-        `${Object.keys(SERVABLE_FLAVORS).join(', ')} (more to come).`,
-      { modelDir, flavors: found, supported: Object.keys(SERVABLE_FLAVORS) },
+      `Model at ${modelDir} has flavors ${found.join(', ')}; ` +
+        (runtime === undefined ? 'Modelyard serves ' : `the ${runtime} runtime serves `) +
+        `${supported.join(', ')}.`,
+      { modelDir, flavors: found, supported },
     );
   }
+  const [flavor, servable] = chosen;
   const config = model.flavors[flavor] ?? {};
-  const data = config['data'];
-  if (typeof data !== 'string' || data === '') {
+  const file = config[servable.fileKey];
+  if (typeof file !== 'string' || file === '') {
     throw new InvalidParameterError(
-      `${model.source}: the ${flavor} flavor names no model file ("data: model.onnx").`,
+      `${model.source}: the ${flavor} flavor names no model file ` +
+        `("${servable.fileKey}: ${servable.example}").`,
       { modelDir, flavor },
     );
   }
-  const relative = normalize(data);
+  const relative = normalize(file);
   if (isAbsolute(relative) || relative === '..' || relative.startsWith(`..${sep}`)) {
     throw new InvalidParameterError(
-      `${model.source}: the ${flavor} flavor's data path '${data}' leaves the model directory.`,
-      { modelDir, flavor, data },
+      `${model.source}: the ${flavor} flavor's ${servable.fileKey} path '${file}' leaves the ` +
+        'model directory.',
+      { modelDir, flavor, [servable.fileKey]: file },
     );
   }
-  return { runtime, flavor, modelFile: join(modelDir, relative), config };
+  return {
+    runtime: servable.runtime,
+    flavor,
+    modelFile: join(modelDir, relative),
+    config,
+  };
 }
 
 /**

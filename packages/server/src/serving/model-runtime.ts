@@ -2,11 +2,11 @@ import type { Tensor, TensorSpec } from '@modelyard/core';
 import type { BatchingStatus, DynamicBatchingOptions } from './dynamic-batcher.js';
 
 /**
- * The kinds of model Modelyard executes, one {@link ModelRuntime} adapter each. `onnx` runs on
- * onnxruntime-node; `tfjs` (TensorFlow.js graph models) and `js` (a module exporting `predict`)
- * are to come.
+ * The kinds of model Modelyard executes, one {@link ModelRuntime} adapter each: `onnx` runs on
+ * onnxruntime-node, `tfjs` runs TensorFlow.js graph models on TensorFlow.js's wasm backend, and
+ * `js` runs an ES module exporting `predict`. Each runs in worker threads.
  */
-export type RuntimeKind = 'onnx';
+export type RuntimeKind = 'onnx' | 'tfjs' | 'js';
 
 /** How much onnxruntime optimises the graph when it loads a model. */
 export type GraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
@@ -24,9 +24,12 @@ export interface ModelLoadOptions {
    * with `RESOURCE_EXHAUSTED` (429) instead of queueing without bound.
    */
   maxQueue?: number;
-  /** Threads one replica's runtime uses inside one inference; default 1 (replicas scale out). */
+  /**
+   * Threads one replica's runtime uses inside one inference; default 1 (replicas scale out).
+   * Only the onnx runtime reads it.
+   */
   intraOpNumThreads?: number;
-  /** Graph optimisation at load time; default `all`. */
+  /** Graph optimisation at load time; default `all`. Only the onnx runtime reads it. */
   graphOptimizationLevel?: GraphOptimizationLevel;
   /**
    * Dynamic batching: concurrent requests are stacked along the first dimension and run
@@ -109,7 +112,7 @@ export interface LoadedModel {
 
 /**
  * The port through which serving loads and runs models: one adapter per {@link RuntimeKind}
- * (onnx now; tfjs and js to come). Serving code depends on this interface only, never on
+ * (`createOnnxRuntime`, `createTfjsRuntime`, `createJsRuntime`). Serving code depends on this interface only, never on
  * onnxruntime or TensorFlow.js directly; `mlmodel.ts` picks the adapter from the model's
  * MLflow `MLmodel` file.
  *

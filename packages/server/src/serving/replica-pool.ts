@@ -18,7 +18,8 @@ export interface ReplicaPoolOptions {
 }
 
 /** What an inference sent to a worker resolves to. */
-export type InferReply = { ok: true; outputs: WireTensor[] } | { ok: false; message: string };
+export type InferReply =
+  { ok: true; outputs: WireTensor[] } | { ok: false; message: string; fault?: 'input' | undefined };
 
 interface Job {
   inputs: WireTensor[];
@@ -113,7 +114,7 @@ export class ReplicaPool {
             job.resolve(
               reply.type === 'result'
                 ? { ok: true, outputs: reply.outputs }
-                : { ok: false, message: reply.message },
+                : { ok: false, message: reply.message, fault: reply.fault },
             );
             this.#drain();
             return;

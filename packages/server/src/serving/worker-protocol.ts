@@ -9,10 +9,14 @@
 /** A tensor as it crosses the thread boundary (the runtime's own type names and storage). */
 export interface WireTensor {
   name: string;
-  /** The runtime's type name (onnxruntime: `float32`, `int64`, `string`, …). */
+  /**
+   * The runtime's type name (onnxruntime and tfjs: `float32`, `int32`, `string`, …; the js
+   * runtime: the protocol's datatypes, `FP32`, `BYTES`, …).
+   */
   type: string;
   dims: number[];
-  data: ArrayBufferView | string[];
+  /** Each type's storage; strings or bytes per element for string tensors. */
+  data: ArrayBufferView | string[] | Uint8Array[];
 }
 
 /** What a worker reports about one model input or output. */
@@ -60,6 +64,11 @@ export interface FailedMessage {
   type: 'failed';
   id: number;
   message: string;
+  /**
+   * `input` when the worker knows the request itself was at fault (a 400, not a 500); absent
+   * when it cannot tell, and the runtime decides from the message.
+   */
+  fault?: 'input';
 }
 
 /** Anything a worker posts. */
