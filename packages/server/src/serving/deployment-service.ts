@@ -22,6 +22,7 @@ import { ModelCache } from './model-cache.js';
 import type { LoadedModel, ModelRuntime, RuntimeKind } from './model-runtime.js';
 import { createJsRuntime } from './js-runtime.js';
 import { createOnnxRuntime } from './onnx-runtime.js';
+import { createTfjsRuntime } from './tfjs-runtime.js';
 
 /** The actor recorded on events the server causes itself (loads, reloads). */
 export const SYSTEM_ACTOR = 'modelyard';
@@ -120,7 +121,7 @@ export interface DeploymentServiceOptions {
   registry: RegistryService;
   /** Folder for local copies of model versions (see {@link ModelCache}). */
   cacheDir: string;
-  /** Runtime adapters by kind; default: onnx and js. */
+  /** Runtime adapters by kind; default: onnx, tfjs and js (each picked by flavor). */
   runtimes?: Partial<Record<RuntimeKind, ModelRuntime>>;
   /** Reports background failures that cannot reach a caller (default: ignored). */
   onError?: (error: unknown, message: string) => void;
@@ -170,7 +171,11 @@ export class DeploymentService {
     this.#store = options.store;
     this.#registry = options.registry;
     this.#cache = new ModelCache(options.cacheDir, options.artifacts);
-    this.#runtimes = options.runtimes ?? { onnx: createOnnxRuntime(), js: createJsRuntime() };
+    this.#runtimes = options.runtimes ?? {
+      onnx: createOnnxRuntime(),
+      tfjs: createTfjsRuntime(),
+      js: createJsRuntime(),
+    };
     this.#onError = options.onError ?? (() => undefined);
   }
 
