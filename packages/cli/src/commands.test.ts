@@ -8,31 +8,7 @@ import type { YardClient } from '@modelyard/client';
 import { DEFAULT_CONFIG, startServer } from '@modelyard/server';
 import type { RunningServer } from '@modelyard/server';
 import { buildProgram } from './program.js';
-
-/** Runs `yard <args>` in-process and returns what it printed, or the error it ended with. */
-async function yard(args: string[]): Promise<{ out: string; err: string; error?: Error }> {
-  let out = '';
-  let err = '';
-  const program = buildProgram({
-    out: (text) => {
-      out += text;
-    },
-    err: (text) => {
-      err += text;
-    },
-  });
-  const noExit = (command: Command): void => {
-    command.exitOverride();
-    command.commands.forEach(noExit);
-  };
-  noExit(program);
-  try {
-    await program.parseAsync(args, { from: 'user' });
-    return { out, err };
-  } catch (error) {
-    return { out, err, error: error as Error };
-  }
-}
+import { runYard as yard } from './test-support/run-yard.js';
 
 function findCommand(program: Command, path: string[]): Command {
   let current = program;

@@ -1,77 +1,20 @@
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClient } from '@modelyard/client';
-import { DEFAULT_CONFIG, startServer } from '@modelyard/server';
 import type { RunningServer } from '@modelyard/server';
-import { buildProgram } from './program.js';
-
-const FIXTURE = join(
-  dirname(fileURLToPath(import.meta.url)),
-  '../../server/test/fixtures/iris-like-onnx',
-);
-
-/** Runs `yard <args>` in-process and returns what it printed, or the error it ended with. */
-async function yard(args: string[]): Promise<{ out: string; err: string; error?: Error }> {
-  let out = '';
-  let err = '';
-  const program = buildProgram({
-    out: (text) => {
-      out += text;
-    },
-    err: (text) => {
-      err += text;
-    },
-  });
-  const noExit = (command: Command): void => {
-    command.exitOverride();
-    command.commands.forEach(noExit);
-  };
-  noExit(program);
-  try {
-    await program.parseAsync(args, { from: 'user' });
-    return { out, err };
-  } catch (error) {
-    return { out, err, error: error as Error };
-  }
-}
+import { startIrisServer } from './test-support/iris-server.js';
+import type { IrisServer } from './test-support/iris-server.js';
+import { runYard as yard } from './test-support/run-yard.js';
 
 describe('yard deployments against a real server', () => {
-  let dir: string;
+  let iris: IrisServer;
   let server: RunningServer;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'yard-cli-deployments-'));
-    server = await startServer({
-      ...DEFAULT_CONFIG,
-      port: 0,
-      backendStoreUri: `sqlite:///${join(dir, 'yard.db')}`,
-      artifactsDestination: join(dir, 'artifacts'),
-      logLevel: 'silent',
-    });
-    const client = createClient({ baseUrl: server.url });
-    const experiment = await client.experiments.create({ name: 'iris' });
-    const run = await client.runs.create({ experimentId: experiment.experimentId });
-    const base = run.info.artifactUri.replace(/^mlflow-artifacts:\/*/, '');
-    // Upload through the server's artifact proxy, as MLflow's client does.
-    for (const file of await readdir(FIXTURE)) {
-      const res = await fetch(
-        `${server.url}/api/2.0/mlflow-artifacts/artifacts/${base}/model/${file}`,
-        { method: 'PUT', body: await readFile(join(FIXTURE, file)) },
-      );
-      expect(res.status).toBe(200);
-    }
-    await client.registeredModels.create({ name: 'iris' });
-    await client.modelVersions.create('iris', { source: `runs:/${run.info.runId}/model` });
-    await client.registeredModels.setAlias('iris', 'champion', 1);
+    iris = await startIrisServer('yard-cli-deployments-');
+    server = iris.server;
   });
 
   afterAll(async () => {
-    await server.close();
-    await rm(dir, { recursive: true, force: true });
+    await iris.close();
   });
 
   it('creates a deployment, waits until it is ready, and it answers inference', async () => {

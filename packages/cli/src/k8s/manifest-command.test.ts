@@ -1,48 +1,16 @@
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { Command } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from '@modelyard/client';
-import { DEFAULT_CONFIG, startServer } from '@modelyard/server';
 import type { RunningServer } from '@modelyard/server';
 import { parseAllDocuments } from 'yaml';
 import { Deployment as K8sDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Service } from 'kubernetes-models/v1/Service';
-import { buildProgram } from '../program.js';
-
-const FIXTURE = join(
-  dirname(fileURLToPath(import.meta.url)),
-  '../../../server/test/fixtures/iris-like-onnx',
-);
-
-/** Runs `yard <args>` in-process and returns what it printed, or the error it ended with. */
-async function yard(args: string[]): Promise<{ out: string; err: string; error?: Error }> {
-  let out = '';
-  let err = '';
-  const program = buildProgram({
-    out: (text) => {
-      out += text;
-    },
-    err: (text) => {
-      err += text;
-    },
-  });
-  const noExit = (command: Command): void => {
-    command.exitOverride();
-    command.commands.forEach(noExit);
-  };
-  noExit(program);
-  try {
-    await program.parseAsync(args, { from: 'user' });
-    return { out, err };
-  } catch (error) {
-    return { out, err, error: error as Error };
-  }
-}
+import { startIrisServer } from '../test-support/iris-server.js';
+import type { IrisServer } from '../test-support/iris-server.js';
+import { runYard as yard } from '../test-support/run-yard.js';
 
 /** Validates one parsed document with the kubernetes-models class of its kind. */
 function validate(object: { kind: string }): void {
@@ -77,32 +45,13 @@ function validated(yaml: string): Record<string, unknown>[] {
 }
 
 describe('yard deployments manifest against a real server', () => {
-  let dir: string;
+  let iris: IrisServer;
   let server: RunningServer;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'yard-cli-manifest-'));
-    server = await startServer({
-      ...DEFAULT_CONFIG,
-      port: 0,
-      backendStoreUri: `sqlite:///${join(dir, 'yard.db')}`,
-      artifactsDestination: join(dir, 'artifacts'),
-      logLevel: 'silent',
-    });
+    iris = await startIrisServer('yard-cli-manifest-');
+    server = iris.server;
     const client = createClient({ baseUrl: server.url });
-    const experiment = await client.experiments.create({ name: 'iris' });
-    const run = await client.runs.create({ experimentId: experiment.experimentId });
-    const base = run.info.artifactUri.replace(/^mlflow-artifacts:\/*/, '');
-    for (const file of await readdir(FIXTURE)) {
-      const res = await fetch(
-        `${server.url}/api/2.0/mlflow-artifacts/artifacts/${base}/model/${file}`,
-        { method: 'PUT', body: await readFile(join(FIXTURE, file)) },
-      );
-      expect(res.status).toBe(200);
-    }
-    await client.registeredModels.create({ name: 'iris' });
-    await client.modelVersions.create('iris', { source: `runs:/${run.info.runId}/model` });
-    await client.registeredModels.setAlias('iris', 'champion', 1);
     await client.deployments.create({
       name: 'iris-scorer',
       modelUri: 'models:/iris@champion',
@@ -112,8 +61,7 @@ describe('yard deployments manifest against a real server', () => {
   });
 
   afterAll(async () => {
-    await server.close();
-    await rm(dir, { recursive: true, force: true });
+    await iris.close();
   });
 
   const stores = [
@@ -196,7 +144,7 @@ describe('yard deployments manifest against a real server', () => {
   });
 
   it('writes to a file with --out', async () => {
-    const file = join(dir, 'iris.yaml');
+    const file = join(iris.dir, 'iris.yaml');
     const result = await yard([
       '--server',
       server.url,
