@@ -1,11 +1,10 @@
-import { basename, resolve } from 'node:path';
 import { InvalidParameterError, YardError, isDatatype } from '@modelyard/core';
 import type { Tensor, TensorSpec } from '@modelyard/core';
 import type { JsWorkerData } from './js-worker.js';
-import { planServing, readMlModel, schemaToTensorSpecs } from './mlmodel.js';
+import { schemaToTensorSpecs } from './mlmodel.js';
 import type { ModelLoadOptions, ModelRuntime } from './model-runtime.js';
 import { siblingModule, startModuleWorker } from './module-worker.js';
-import { PooledModel, positiveInteger } from './pooled-model.js';
+import { PooledModel, planLoad } from './pooled-model.js';
 import type { WireCodec } from './pooled-model.js';
 import { ReplicaPool } from './replica-pool.js';
 import type { WireTensor, WireValueMetadata } from './worker-protocol.js';
@@ -132,13 +131,11 @@ export function createJsRuntime(): JsRuntime {
   return {
     flavor: 'js',
     async load(modelDir: string, options: ModelLoadOptions = {}): Promise<PooledModel> {
-      const dir = resolve(modelDir);
-      const name = options.name ?? basename(dir);
-      const replicas = positiveInteger('replicas', options.replicas, 1);
-      const maxConcurrency = positiveInteger('maxConcurrency', options.maxConcurrency, 4);
-      const maxQueue = positiveInteger('maxQueue', options.maxQueue, 1024);
-      const mlmodel = await readMlModel(dir);
-      const plan = planServing(mlmodel, dir, 'js');
+      const { dir, name, replicas, maxConcurrency, maxQueue, mlmodel, plan } = await planLoad(
+        modelDir,
+        options,
+        'js',
+      );
       const { inputs: signatureInputs, outputs: signatureOutputs } = mlmodel.signature ?? {};
       const workerData: JsWorkerData = {
         moduleFile: plan.modelFile,

@@ -1,13 +1,12 @@
-import { basename, resolve } from 'node:path';
 import { InvalidParameterError, YardError, oipToOnnxType, onnxToOipType } from '@modelyard/core';
 import type { Datatype, Tensor, TensorSpec } from '@modelyard/core';
 import type { DynamicBatchingOptions } from './dynamic-batcher.js';
-import { planServing, readMlModel, schemaToTensorSpecs } from './mlmodel.js';
+import { schemaToTensorSpecs } from './mlmodel.js';
 import type { SignatureSchema } from './mlmodel.js';
 import type { ModelLoadOptions, ModelRuntime } from './model-runtime.js';
 import { siblingModule, startModuleWorker } from './module-worker.js';
 import type { OnnxWorkerData } from './onnx-worker.js';
-import { PooledModel, describeSpec, positiveInteger } from './pooled-model.js';
+import { PooledModel, describeSpec, planLoad, positiveInteger } from './pooled-model.js';
 import type { WireCodec } from './pooled-model.js';
 import { ReplicaPool } from './replica-pool.js';
 import type { WireTensor, WireValueMetadata } from './worker-protocol.js';
@@ -128,14 +127,12 @@ export function createOnnxRuntime(): OnnxRuntime {
   return {
     flavor: 'onnx',
     async load(modelDir: string, options: ModelLoadOptions = {}): Promise<OnnxModel> {
-      const dir = resolve(modelDir);
-      const name = options.name ?? basename(dir);
-      const replicas = positiveInteger('replicas', options.replicas, 1);
-      const maxConcurrency = positiveInteger('maxConcurrency', options.maxConcurrency, 4);
-      const maxQueue = positiveInteger('maxQueue', options.maxQueue, 1024);
+      const { name, replicas, maxConcurrency, maxQueue, mlmodel, plan } = await planLoad(
+        modelDir,
+        options,
+        'onnx',
+      );
       const intraOpNumThreads = positiveInteger('intraOpNumThreads', options.intraOpNumThreads, 1);
-      const mlmodel = await readMlModel(dir);
-      const plan = planServing(mlmodel, dir, 'onnx');
       const workerData: OnnxWorkerData = {
         modelFile: plan.modelFile,
         sessionOptions: {

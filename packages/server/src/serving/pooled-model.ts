@@ -6,13 +6,17 @@ import {
   formatShape,
   isShapeCompatible,
 } from '@modelyard/core';
+import { basename, resolve } from 'node:path';
 import type { Tensor, TensorSpec } from '@modelyard/core';
+import { planServing, readMlModel } from './mlmodel.js';
+import type { MlModel, ServingPlan } from './mlmodel.js';
 import { DynamicBatcher, unbatchableReason } from './dynamic-batcher.js';
 import type { DynamicBatchingOptions } from './dynamic-batcher.js';
 import type {
   InferOptions,
   LoadedModel,
   ModelInputs,
+  ModelLoadOptions,
   ModelRuntimeStatus,
   RuntimeKind,
 } from './model-runtime.js';
@@ -62,6 +66,44 @@ export function positiveInteger(name: string, value: number | undefined, fallbac
     });
   }
   return value;
+}
+
+/** What every runtime's `load` starts from: the checked options and the serving plan. */
+export interface LoadPlan {
+  dir: string;
+  name: string;
+  replicas: number;
+  maxConcurrency: number;
+  maxQueue: number;
+  mlmodel: MlModel;
+  plan: ServingPlan;
+}
+
+/**
+ * Reads the model directory's MLmodel and checks the pool options, for the runtime `runtime`.
+ * @throws InvalidParameterError for a bad option; the MLmodel's errors for a model that
+ *   `runtime` cannot serve.
+ */
+export async function planLoad(
+  modelDir: string,
+  options: ModelLoadOptions,
+  runtime: RuntimeKind,
+): Promise<LoadPlan> {
+  const dir = resolve(modelDir);
+  const replicas = positiveInteger('replicas', options.replicas, 1);
+  const maxConcurrency = positiveInteger('maxConcurrency', options.maxConcurrency, 4);
+  const maxQueue = positiveInteger('maxQueue', options.maxQueue, 1024);
+  const mlmodel = await readMlModel(dir);
+  const plan = planServing(mlmodel, dir, runtime);
+  return {
+    dir,
+    name: options.name ?? basename(dir),
+    replicas,
+    maxConcurrency,
+    maxQueue,
+    mlmodel,
+    plan,
+  };
 }
 
 /** A spec as messages show it: `float_input FP32 [-1, 20]`. */

@@ -1,11 +1,10 @@
-import { basename, resolve } from 'node:path';
 import { InvalidParameterError, YardError } from '@modelyard/core';
 import type { Datatype, Tensor, TensorSpec } from '@modelyard/core';
-import { planServing, readMlModel, schemaToTensorSpecs } from './mlmodel.js';
+import { schemaToTensorSpecs } from './mlmodel.js';
 import type { SignatureSchema } from './mlmodel.js';
 import type { ModelLoadOptions, ModelRuntime } from './model-runtime.js';
 import { siblingModule, startModuleWorker } from './module-worker.js';
-import { PooledModel, describeSpec, positiveInteger } from './pooled-model.js';
+import { PooledModel, describeSpec, planLoad } from './pooled-model.js';
 import type { WireCodec } from './pooled-model.js';
 import { ReplicaPool } from './replica-pool.js';
 import type { TfjsWorkerData } from './tfjs-worker.js';
@@ -126,13 +125,11 @@ export function createTfjsRuntime(): TfjsRuntime {
   return {
     flavor: 'tfjs',
     async load(modelDir: string, options: ModelLoadOptions = {}): Promise<PooledModel> {
-      const dir = resolve(modelDir);
-      const name = options.name ?? basename(dir);
-      const replicas = positiveInteger('replicas', options.replicas, 1);
-      const maxConcurrency = positiveInteger('maxConcurrency', options.maxConcurrency, 4);
-      const maxQueue = positiveInteger('maxQueue', options.maxQueue, 1024);
-      const mlmodel = await readMlModel(dir);
-      const plan = planServing(mlmodel, dir, 'tfjs');
+      const { dir, name, replicas, maxConcurrency, maxQueue, mlmodel, plan } = await planLoad(
+        modelDir,
+        options,
+        'tfjs',
+      );
       const workerData: TfjsWorkerData = { modelFile: plan.modelFile, modelDir: dir };
       const { pool, ready } = await ReplicaPool.start({
         name,
