@@ -6,9 +6,8 @@ import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createArtifactStore, createMetadataStore } from '@modelyard/store';
-import type { ArtifactStore, MetadataStore } from '@modelyard/store';
-import { buildApp } from '@modelyard/server';
+import { call, registerModel, startServingServer, waitSettled } from './support/serving-server.js';
+import type { ServingServer } from './support/serving-server.js';
 
 const RULES = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'rules-js');
 const HUMAN_MODELS = join(
@@ -17,109 +16,30 @@ const HUMAN_MODELS = join(
   'models',
 );
 
-interface Server {
-  url: string;
-  metadataStore: MetadataStore;
-  artifactStore: ArtifactStore;
-  close(): Promise<void>;
-}
-
-async function startServer(dir: string): Promise<Server> {
-  const metadataStore = await createMetadataStore(`sqlite:///${join(dir, 'yard.db')}`, {
-    defaultArtifactRoot: 'mlflow-artifacts:',
-  });
-  await metadataStore.migrate();
-  const artifactStore = createArtifactStore(join(dir, 'artifacts'));
-  const app = buildApp({
-    metadataStore,
-    artifactStore,
-    bodyLimit: 4 * 1024 * 1024,
-    logLevel: false,
-    modelCacheDir: join(dir, 'model-cache'),
-  });
-  const url = await app.listen({ host: '127.0.0.1', port: 0 });
-  return {
-    url,
-    metadataStore,
-    artifactStore,
-    async close() {
-      await app.close();
-      await Promise.all([metadataStore.close(), artifactStore.close()]);
-    },
-  };
-}
-
-async function call(
-  server: Server,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; body: Record<string, unknown> }> {
-  const init: RequestInit = { method };
-  if (body !== undefined) {
-    init.body = JSON.stringify(body);
-    init.headers = { 'content-type': 'application/json' };
-  }
-  const res = await fetch(`${server.url}${path}`, init);
-  const text = await res.text();
-  return {
-    status: res.status,
-    body: (text === '' ? {} : JSON.parse(text)) as Record<string, unknown>,
-  };
-}
-
-/**
- * Logs `files` (artifact path inside the model -> a readable source) as a run's `model`
- * artifact and registers it as version 1 of `model`.
- */
 async function register(
-  server: Server,
+  server: ServingServer,
   model: string,
   files: Record<string, () => Readable>,
 ): Promise<void> {
-  const experiment = await call(server, 'POST', '/api/v1/experiments', { name: `exp-${model}` });
-  const run = await call(server, 'POST', '/api/v1/runs', {
-    experimentId: experiment.body['experimentId'],
-  });
-  const info = (run.body as { info: { runId: string; artifactUri: string } }).info;
-  const base = info.artifactUri.replace(/^mlflow-artifacts:\/*/, '');
-  for (const [path, open] of Object.entries(files)) {
-    await server.artifactStore.put(`${base}/model/${path}`, open());
-  }
-  expect((await call(server, 'POST', '/api/v1/registered-models', { name: model })).status).toBe(
-    201,
-  );
-  const version = await call(server, 'POST', `/api/v1/registered-models/${model}/versions`, {
-    source: `runs:/${info.runId}/model`,
-    runId: info.runId,
-  });
-  expect(version.status).toBe(201);
+  await registerModel(server, model, files);
 }
 
-async function deployAndWait(server: Server, name: string, model: string): Promise<void> {
+async function deployAndWait(server: ServingServer, name: string, model: string): Promise<void> {
   const created = await call(server, 'POST', '/api/v1/deployments', {
     name,
     modelUri: `models:/${model}/1`,
   });
   expect(created.status).toBe(201);
-  for (let i = 0; i < 600; i += 1) {
-    const got = await call(server, 'GET', `/api/v1/deployments/${name}`);
-    if (got.body['status'] !== 'loading') {
-      expect(got.body).toMatchObject({ status: 'ready' });
-      return;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`deployment ${name} still loading`);
+  expect(await waitSettled(server, name)).toMatchObject({ status: 'ready' });
 }
 
 describe('deployments of js and tfjs models, picked by their MLmodel flavor', () => {
   let dir: string;
-  let server: Server;
+  let server: ServingServer;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'yard-runtimes-'));
-    server = await startServer(dir);
+    server = await startServingServer(dir, 4 * 1024 * 1024);
     await register(server, 'rules', {
       MLmodel: () => createReadStream(join(RULES, 'MLmodel')),
       'model.mjs': () => createReadStream(join(RULES, 'model.mjs')),

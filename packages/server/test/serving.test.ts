@@ -4,9 +4,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createArtifactStore, createMetadataStore } from '@modelyard/store';
-import type { ArtifactStore, MetadataStore } from '@modelyard/store';
-import { buildApp } from '@modelyard/server';
+import { call, registerModel, startServingServer, waitSettled } from './support/serving-server.js';
+import type { ServingServer } from './support/serving-server.js';
 
 const FIXTURE = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'iris-like-onnx');
 
@@ -16,89 +15,15 @@ interface Expected {
   probabilities: number[][];
 }
 
-interface Server {
-  url: string;
-  dir: string;
-  metadataStore: MetadataStore;
-  artifactStore: ArtifactStore;
-  close(): Promise<void>;
-}
-
-async function startServer(dir: string, bodyLimit = 1024 * 1024): Promise<Server> {
-  const metadataStore = await createMetadataStore(`sqlite:///${join(dir, 'yard.db')}`, {
-    defaultArtifactRoot: 'mlflow-artifacts:',
-  });
-  await metadataStore.migrate();
-  const artifactStore = createArtifactStore(join(dir, 'artifacts'));
-  const app = buildApp({
-    metadataStore,
-    artifactStore,
-    bodyLimit,
-    logLevel: false,
-    modelCacheDir: join(dir, 'model-cache'),
-  });
-  const url = await app.listen({ host: '127.0.0.1', port: 0 });
-  return {
-    url,
-    dir,
-    metadataStore,
-    artifactStore,
-    async close() {
-      await app.close();
-      await Promise.all([metadataStore.close(), artifactStore.close()]);
-    },
-  };
-}
-
-async function call(
-  server: Server,
-  method: string,
-  path: string,
-  body?: unknown,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
-  const init: RequestInit = { method, headers: { ...headers } };
-  if (body !== undefined) {
-    init.body = typeof body === 'string' ? body : JSON.stringify(body);
-    init.headers = { 'content-type': 'application/json', ...headers };
-  }
-  const res = await fetch(`${server.url}${path}`, init);
-  const text = await res.text();
-  return {
-    status: res.status,
-    body: (text === '' ? {} : JSON.parse(text)) as Record<string, unknown>,
-    headers: res.headers,
-  };
-}
-
 /** Logs the fixture's files as a run's `model` artifact and registers it as version 1 of `model`. */
-async function registerFixture(server: Server, model: string): Promise<Record<string, unknown>> {
-  const experiment = await call(server, 'POST', '/api/v1/experiments', { name: `exp-${model}` });
-  const run = await call(server, 'POST', '/api/v1/runs', {
-    experimentId: experiment.body['experimentId'],
-  });
-  const info = (run.body as { info: { runId: string; artifactUri: string } }).info;
-  const base = info.artifactUri.replace(/^mlflow-artifacts:\/*/, '');
-  for (const file of await readdir(FIXTURE)) {
-    await server.artifactStore.put(`${base}/model/${file}`, createReadStream(join(FIXTURE, file)));
-  }
-  const created = await call(server, 'POST', '/api/v1/registered-models', { name: model });
-  expect(created.status).toBe(201);
-  const version = await call(server, 'POST', `/api/v1/registered-models/${model}/versions`, {
-    source: `runs:/${info.runId}/model`,
-    runId: info.runId,
-  });
-  expect(version.status).toBe(201);
-  return version.body;
-}
-
-async function waitSettled(server: Server, name: string): Promise<Record<string, unknown>> {
-  for (let i = 0; i < 300; i += 1) {
-    const got = await call(server, 'GET', `/api/v1/deployments/${name}`);
-    if (got.body['status'] !== 'loading') return got.body;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`deployment ${name} still loading`);
+async function registerFixture(
+  server: ServingServer,
+  model: string,
+): Promise<Record<string, unknown>> {
+  const files = Object.fromEntries(
+    (await readdir(FIXTURE)).map((file) => [file, () => createReadStream(join(FIXTURE, file))]),
+  );
+  return registerModel(server, model, files);
 }
 
 function expectClose(actual: unknown, expected: unknown): void {
@@ -117,14 +42,14 @@ function expectClose(actual: unknown, expected: unknown): void {
 
 describe('serving a registered ONNX model over OIP v2 and MLflow scoring', () => {
   let dir: string;
-  let server: Server;
+  let server: ServingServer;
   let expected: Expected;
   let version: Record<string, unknown>;
 
   beforeAll(async () => {
     expected = JSON.parse(await readFile(join(FIXTURE, 'expected.json'), 'utf8')) as Expected;
     dir = await mkdtemp(join(tmpdir(), 'yard-serving-'));
-    server = await startServer(dir);
+    server = await startServingServer(dir);
     version = await registerFixture(server, 'iris');
     await call(server, 'PUT', '/api/v1/registered-models/iris/aliases/champion', {
       version: '1',
@@ -468,7 +393,7 @@ describe('deployment lifecycle: digest checks, restarts and deletion', () => {
   });
 
   it('fails a deployment whose stored artifact changed after registration', async () => {
-    const server = await startServer(join(dir, 'tamper'));
+    const server = await startServingServer(join(dir, 'tamper'));
     try {
       const version = await registerFixture(server, 'tampered');
       expect(version['digest']).toMatch(/^[0-9a-f]{64}$/);
@@ -501,7 +426,7 @@ describe('deployment lifecycle: digest checks, restarts and deletion', () => {
 
   it('reloads stored deployments on restart, re-copying a tampered cache, and deletes them', async () => {
     const folder = join(dir, 'restart');
-    let server = await startServer(folder);
+    let server = await startServingServer(folder);
     await registerFixture(server, 'iris');
     await call(server, 'POST', '/api/v1/deployments', {
       name: 'iris',
@@ -516,7 +441,7 @@ describe('deployment lifecycle: digest checks, restarts and deletion', () => {
     const [cached] = await readdir(modelCache);
     await appendFile(join(modelCache, String(cached), 'MLmodel'), '\n# changed\n');
 
-    server = await startServer(folder);
+    server = await startServingServer(folder);
     try {
       const deployment = await waitSettled(server, 'iris');
       expect(deployment['status']).toBe('ready');
