@@ -47,6 +47,7 @@ export function freePort() {
  * @property {string} logFile     where stdout and stderr go
  * @property {string} [cwd]
  * @property {Record<string, string | undefined>} [env]
+ * @property {string} [healthPath]  the readiness probe; `/health` unless given
  */
 
 /**
@@ -76,8 +77,8 @@ function tail(file, bytes = 2000) {
 }
 
 /**
- * Spawns a server in its own process group and polls `GET /health` every 10 ms until it answers
- * 200. The time from spawn to that answer is the cold start.
+ * Spawns a server in its own process group and polls `GET /health` (or `spec.healthPath`) every
+ * 10 ms until it answers 200. The time from spawn to that answer is the cold start.
  * @param {ServerSpec} spec
  * @param {number} timeoutMs  give up (and kill it) after this long
  * @returns {Promise<RunningServer>}
@@ -101,12 +102,13 @@ export async function startServer(spec, timeoutMs = 120_000) {
   child.on('error', (err) => {
     exited = `spawn error: ${err.message}`;
   });
-  const healthUrl = `${spec.baseUrl}/health`;
+  const healthPath = spec.healthPath ?? '/health';
+  const healthUrl = `${spec.baseUrl}${healthPath}`;
   for (;;) {
     if (exited !== null) {
       throw new ServerUnavailableError(
         spec.name,
-        `it exited (${exited}) before /health answered 200`,
+        `it exited (${exited}) before ${healthPath} answered 200`,
         tail(spec.logFile),
       );
     }
@@ -115,7 +117,7 @@ export async function startServer(spec, timeoutMs = 120_000) {
       await killGroup(child);
       throw new ServerUnavailableError(
         spec.name,
-        `/health did not answer 200 within ${timeoutMs} ms`,
+        `${healthPath} did not answer 200 within ${timeoutMs} ms`,
         tail(spec.logFile),
       );
     }

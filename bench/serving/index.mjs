@@ -21,7 +21,6 @@ import {
   ensureMlserver,
   ensureOnnxFor,
   registerFixture,
-  startServerAt,
   writeMlserverConfig,
   yardDeploy,
   yardDeployBatched,
@@ -279,7 +278,7 @@ async function measureMlflow(fixture, sizes) {
     const figures = await withServer(
       `mlflow models serve ${MLFLOW_VERSION}`,
       () =>
-        startServerAt(
+        startServer(
           {
             name: 'mlflow models serve',
             command: py,
@@ -300,8 +299,9 @@ async function measureMlflow(fixture, sizes) {
             baseUrl: `http://127.0.0.1:${port}`,
             logFile: path.join(dir, 'server.log'),
             cwd: dir,
+            healthPath: '/ping',
           },
-          '/ping',
+          180_000,
         ),
       async (server, figures) => {
         const client = new JsonClient(server.baseUrl, 64);
@@ -346,7 +346,7 @@ async function measureMlserver(fixture, sizes) {
     const figures = await withServer(
       label,
       async () => {
-        const server = await startServerAt(
+        const server = await startServer(
           {
             name: 'mlserver',
             command: bin,
@@ -354,8 +354,9 @@ async function measureMlserver(fixture, sizes) {
             baseUrl: `http://127.0.0.1:${port}`,
             logFile: path.join(dir, 'server.log'),
             cwd: repo,
+            healthPath: '/v2/health/ready',
           },
-          '/v2/health/ready',
+          180_000,
         );
         // Ready means the server is; the model may still be loading.
         const t0 = performance.now();

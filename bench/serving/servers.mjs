@@ -1,14 +1,13 @@
 // The servers under test in the serving benchmark: how each is installed, started, given the
 // fixture model, and stopped.
-import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { probe } from '../lib/http-client.mjs';
 import { log } from '../lib/report.mjs';
-import { ServerUnavailableError, freePort } from '../lib/server-process.mjs';
+import { freePort } from '../lib/server-process.mjs';
 
 /** The MLServer release the benchmark compares against, with its MLflow runtime. */
 export const MLSERVER_VERSION = '1.7.1';
@@ -22,75 +21,6 @@ const PY_ONNX = ['onnx==1.23.2', 'onnxruntime==1.32.0'];
  * loop", so every worker dies at start and the model never loads; the last uvloop before that.
  */
 const MLSERVER_UVLOOP = 'uvloop==0.21.0';
-
-/**
- * Spawns a server in its own process group and polls `healthPath` until it answers 200; like
- * `startServer` of `../lib/server-process.mjs` (whose probe is fixed to `/health`), for MLServer,
- * which answers readiness at `/v2/health/ready` only.
- * @param {import('../lib/server-process.mjs').ServerSpec} spec
- * @param {string} healthPath
- * @param {number} timeoutMs
- * @returns {Promise<import('../lib/server-process.mjs').RunningServer>}
- */
-export async function startServerAt(spec, healthPath, timeoutMs = 180_000) {
-  const fd = openSync(spec.logFile, 'a');
-  const t0 = performance.now();
-  const child = spawn(spec.command, spec.args, {
-    cwd: spec.cwd,
-    env: { ...process.env, ...spec.env },
-    stdio: ['ignore', fd, fd],
-    detached: true,
-  });
-  closeSync(fd);
-  /** @type {string | null} */
-  let exited = null;
-  child.on('exit', (code, signal) => {
-    exited = signal ? `signal ${signal}` : `code ${code}`;
-  });
-  child.on('error', (err) => {
-    exited = `spawn error: ${err.message}`;
-  });
-  const tail = () => {
-    try {
-      return readFileSync(spec.logFile, 'utf8').slice(-2000).trim();
-    } catch {
-      return '';
-    }
-  };
-  const running = {
-    child,
-    pid: child.pid ?? -1,
-    coldStartMs: 0,
-    baseUrl: spec.baseUrl,
-    name: spec.name,
-    logFile: spec.logFile,
-  };
-  for (;;) {
-    if (exited !== null) {
-      throw new ServerUnavailableError(
-        spec.name,
-        `it exited (${exited}) before ${healthPath} answered 200`,
-        tail(),
-      );
-    }
-    if ((await probe(`${spec.baseUrl}${healthPath}`, 500)) === 200) break;
-    if (performance.now() - t0 > timeoutMs) {
-      try {
-        process.kill(-running.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-      throw new ServerUnavailableError(
-        spec.name,
-        `${healthPath} did not answer 200 within ${timeoutMs} ms`,
-        tail(),
-      );
-    }
-    await sleep(20);
-  }
-  running.coldStartMs = performance.now() - t0;
-  return running;
-}
 
 /**
  * Runs a command and returns its status and combined output.
