@@ -168,7 +168,18 @@ export function resolveCanaryConfig(input: CanaryConfigInput = {}): CanaryConfig
       fail(`Hold times must be numbers of seconds ≥ 0, got ${String(hold)}.`, { holdSeconds });
     }
   }
-  const gates: CanaryGates = { ...DEFAULT_CANARY_GATES, ...input.gates };
+  const gates = resolveGates(input.gates);
+  return { stages, holdSeconds, gates };
+}
+
+/**
+ * Fills in the gate defaults ({@link DEFAULT_CANARY_GATES}) and checks the gates: every rollout
+ * strategy guards the candidate's health with them.
+ *
+ * @throws {@link InvalidParameterError} when a gate is out of range.
+ */
+export function resolveGates(input: Partial<CanaryGates> = {}): CanaryGates {
+  const gates: CanaryGates = { ...DEFAULT_CANARY_GATES, ...input };
   if (!isNonNegativeNumber(gates.maxErrorRateIncrease) || gates.maxErrorRateIncrease > 1) {
     fail(
       `gates.maxErrorRateIncrease is a fraction from 0 to 1 (0.01 = one percentage point), ` +
@@ -188,7 +199,7 @@ export function resolveCanaryConfig(input: CanaryConfigInput = {}): CanaryConfig
       minRequests: gates.minRequests,
     });
   }
-  return { stages, holdSeconds, gates };
+  return gates;
 }
 
 /**
@@ -265,6 +276,76 @@ const points = (fraction: number): string => `${(fraction * 100).toFixed(2)} poi
 const ms = (value: number): string => `${String(Math.round(value * 10) / 10)} ms`;
 const ratio = (value: number): string => `${value.toFixed(2)}×`;
 
+/** What {@link judgeGates} found. */
+export interface GateJudgement {
+  measurements: CanaryMeasurements;
+  /** One clause per gate the candidate breaches (empty when it passes). */
+  breaches: string[];
+  /** The figures and limits as one clause, for reasons given when the gates pass. */
+  passing: string;
+}
+
+/**
+ * Compares a candidate's figures with the primary's against the gates: the error-rate increase
+ * and the p95 latency ratio. Values exactly at a threshold pass. Both variants need a p95 (that
+ * is, requests); callers check `minRequests` first.
+ *
+ * @throws {@link InvalidParameterError} when a p95 latency is missing.
+ */
+export function judgeGates(
+  gates: CanaryGates,
+  primary: VariantObservation,
+  candidate: VariantObservation,
+): GateJudgement {
+  const primaryP95 = primary.p95LatencyMs;
+  const candidateP95 = candidate.p95LatencyMs;
+  if (primaryP95 === null || candidateP95 === null) {
+    // Unreachable with requests ≥ minRequests ≥ 1 unless the caller lost its latencies.
+    fail(
+      `A p95 latency is needed for each variant once it has requests, but the ` +
+        `${primaryP95 === null ? 'primary' : 'candidate'}'s is null.`,
+    );
+  }
+
+  const primaryErrorRate = primary.errors / primary.requests;
+  const candidateErrorRate = candidate.errors / candidate.requests;
+  const errorRateIncrease = candidateErrorRate - primaryErrorRate;
+  const p95LatencyRatio =
+    primaryP95 === 0
+      ? candidateP95 === 0
+        ? 1
+        : Number.POSITIVE_INFINITY
+      : candidateP95 / primaryP95;
+  const measurements: CanaryMeasurements = {
+    primaryErrorRate,
+    candidateErrorRate,
+    errorRateIncrease,
+    primaryP95LatencyMs: primaryP95,
+    candidateP95LatencyMs: candidateP95,
+    p95LatencyRatio,
+  };
+
+  const breaches: string[] = [];
+  if (errorRateIncrease > gates.maxErrorRateIncrease + THRESHOLD_SLACK) {
+    breaches.push(
+      `the candidate's error rate ${percent(candidateErrorRate)} exceeds the primary's ` +
+        `${percent(primaryErrorRate)} by ${points(errorRateIncrease)}, more than the allowed ` +
+        points(gates.maxErrorRateIncrease),
+    );
+  }
+  if (p95LatencyRatio > gates.maxP95LatencyRatio + THRESHOLD_SLACK) {
+    breaches.push(
+      `the candidate's p95 latency ${ms(candidateP95)} is ${ratio(p95LatencyRatio)} the ` +
+        `primary's ${ms(primaryP95)}, above the allowed ${ratio(gates.maxP95LatencyRatio)}`,
+    );
+  }
+  const passing =
+    `error rate ${percent(candidateErrorRate)} vs the primary's ${percent(primaryErrorRate)} ` +
+    `(allowed +${points(gates.maxErrorRateIncrease)}), p95 ${ms(candidateP95)} vs ` +
+    `${ms(primaryP95)} (${ratio(p95LatencyRatio)}, allowed ${ratio(gates.maxP95LatencyRatio)})`;
+  return { measurements, breaches, passing };
+}
+
 /**
  * Decides the canary's next step from the figures of its current stage:
  * 1. Fewer than `minRequests` requests on either variant: `hold` (nothing is judged yet).
@@ -324,48 +405,7 @@ export function evaluateCanary(
       measurements: null,
     };
   }
-  const primaryP95 = primary.p95LatencyMs;
-  const candidateP95 = candidate.p95LatencyMs;
-  if (primaryP95 === null || candidateP95 === null) {
-    // Unreachable with requests ≥ minRequests ≥ 1 unless the caller lost its latencies.
-    fail(
-      `A p95 latency is needed for each variant once it has requests, but the ` +
-        `${primaryP95 === null ? 'primary' : 'candidate'}'s is null.`,
-    );
-  }
-
-  const primaryErrorRate = primary.errors / primary.requests;
-  const candidateErrorRate = candidate.errors / candidate.requests;
-  const errorRateIncrease = candidateErrorRate - primaryErrorRate;
-  const p95LatencyRatio =
-    primaryP95 === 0
-      ? candidateP95 === 0
-        ? 1
-        : Number.POSITIVE_INFINITY
-      : candidateP95 / primaryP95;
-  const measurements: CanaryMeasurements = {
-    primaryErrorRate,
-    candidateErrorRate,
-    errorRateIncrease,
-    primaryP95LatencyMs: primaryP95,
-    candidateP95LatencyMs: candidateP95,
-    p95LatencyRatio,
-  };
-
-  const breaches: string[] = [];
-  if (errorRateIncrease > gates.maxErrorRateIncrease + THRESHOLD_SLACK) {
-    breaches.push(
-      `the candidate's error rate ${percent(candidateErrorRate)} exceeds the primary's ` +
-        `${percent(primaryErrorRate)} by ${points(errorRateIncrease)}, more than the allowed ` +
-        points(gates.maxErrorRateIncrease),
-    );
-  }
-  if (p95LatencyRatio > gates.maxP95LatencyRatio + THRESHOLD_SLACK) {
-    breaches.push(
-      `the candidate's p95 latency ${ms(candidateP95)} is ${ratio(p95LatencyRatio)} the ` +
-        `primary's ${ms(primaryP95)}, above the allowed ${ratio(gates.maxP95LatencyRatio)}`,
-    );
-  }
+  const { measurements, breaches, passing } = judgeGates(gates, primary, candidate);
   if (breaches.length > 0) {
     return {
       action: 'rollback',
@@ -375,10 +415,6 @@ export function evaluateCanary(
     };
   }
 
-  const passing =
-    `error rate ${percent(candidateErrorRate)} vs the primary's ${percent(primaryErrorRate)} ` +
-    `(allowed +${points(gates.maxErrorRateIncrease)}), p95 ${ms(candidateP95)} vs ` +
-    `${ms(primaryP95)} (${ratio(p95LatencyRatio)}, allowed ${ratio(gates.maxP95LatencyRatio)})`;
   const holdSeconds = holdSecondsOf(config, state.stageIndex);
   const heldSeconds = Math.max(0, (now - state.stageStartedAt) / 1000);
   if (heldSeconds < holdSeconds) {

@@ -11,3 +11,4 @@ export * from './model-uri.js';
 export * from './traffic-split.js';
 export * from './significance.js';
 export * from './canary-policy.js';
+export * from './rollout.js';
