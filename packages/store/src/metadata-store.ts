@@ -14,6 +14,7 @@ import type {
   OrderBy,
   Param,
   RegisteredModel,
+  Rollout,
   Run,
   RunInfo,
   RunStatus,
@@ -142,13 +143,21 @@ export interface UpdateDeploymentInput {
   variants?: DeploymentVariant[] | undefined;
   status?: DeploymentStatus | undefined;
   statusReason?: string | undefined;
-  /** The event that records the change. */
-  event: {
-    actor: string;
-    action: string;
-    reason?: string | undefined;
-    details?: Record<string, unknown> | undefined;
-  };
+  /** The rollout to store (null clears it). */
+  rollout?: Rollout | null | undefined;
+  /**
+   * The event that records the change; leave it out only for bookkeeping that is not a change
+   * of the deployment (e.g. A/B outcome counts).
+   */
+  event?: DeploymentEventInput | undefined;
+}
+
+/** An event to record with a deployment change. */
+export interface DeploymentEventInput {
+  actor: string;
+  action: string;
+  reason?: string | undefined;
+  details?: Record<string, unknown> | undefined;
 }
 
 /**

@@ -9,6 +9,7 @@ import {
 } from '@modelyard/core';
 import type { JsonTensorElement, Tensor, TensorSpec } from '@modelyard/core';
 import { parseLenientJson } from '../json.js';
+import { VARIANT_HEADER } from '../serving/deployment-service.js';
 import type { DeploymentService } from '../serving/deployment-service.js';
 import type { LoadedModel } from '../serving/model-runtime.js';
 
@@ -256,9 +257,14 @@ export function registerMlflowScoringRoutes(
       '/endpoints/:name/invocations',
       async (request, reply) => {
         const { name } = request.params;
-        let served;
+        const body = request.body;
+        const params =
+          typeof body === 'object' && body !== null
+            ? (body as { params?: unknown }).params
+            : undefined;
+        let routed;
         try {
-          served = deployments.served(name);
+          routed = deployments.route(name, { headers: request.headers, parameters: params });
         } catch (error) {
           if (error instanceof NotFoundError) {
             throw new NotFoundError(`No endpoint '${name}': no deployment of that name.`, {
@@ -267,17 +273,9 @@ export function registerMlflowScoringRoutes(
           }
           throw error;
         }
-        const model = served.model;
-        if (model === undefined) {
-          throw new YardError(
-            'TEMPORARILY_UNAVAILABLE',
-            `Endpoint '${name}' is not ready (status ${served.deployment.status}` +
-              `${served.deployment.statusReason === '' ? '' : `: ${served.deployment.statusReason}`}).`,
-            { endpoint: name },
-          );
-        }
+        const model = routed.model;
         const inputs = toInputs(model, name, request.body);
-        const outputs = await model.infer(new Map(inputs.map((t) => [t.name, t])), {
+        const outputs = await deployments.infer(routed, new Map(inputs.map((t) => [t.name, t])), {
           transferInputs: true,
         });
         const predictions: Record<string, unknown> = {};
@@ -287,7 +285,10 @@ export function registerMlflowScoringRoutes(
           const json = encodeResponseTensor(tensor);
           predictions[spec.name] = nest(json.data, json.shape);
         }
-        return reply.type('application/json').send(JSON.stringify({ predictions }));
+        return reply
+          .header(VARIANT_HEADER, routed.variant.name)
+          .type('application/json')
+          .send(JSON.stringify({ predictions }));
       },
     );
     done();

@@ -11,6 +11,7 @@ import {
 } from '@modelyard/core';
 import type { Tensor, TensorSpec } from '@modelyard/core';
 import type { LoadedModel } from '../serving/model-runtime.js';
+import { VARIANT_HEADER } from '../serving/deployment-service.js';
 import type { DeploymentService, ServedDeployment } from '../serving/deployment-service.js';
 import { VERSION } from '../version.js';
 
@@ -40,30 +41,18 @@ function readyModel(served: ServedDeployment): LoadedModel {
   return served.model;
 }
 
-function servedVersion(
-  deployments: DeploymentService,
-  name: string,
-  version: string | undefined,
-): ServedDeployment {
-  let served: ServedDeployment;
+/** Runs `lookup`, answering an unknown deployment as an unknown OIP model. */
+function asModel<T>(name: string, lookup: () => T): T {
   try {
-    served = deployments.served(name);
+    return lookup();
   } catch (error) {
-    if (error instanceof NotFoundError) {
+    if (error instanceof NotFoundError && !('version' in error.context)) {
       throw new NotFoundError(`Unknown model '${name}': no deployment of that name.`, {
         model: name,
       });
     }
     throw error;
   }
-  if (version !== undefined && version !== served.variant.modelVersion) {
-    throw new NotFoundError(
-      `Model '${name}' has no version '${version}'; it serves version ` +
-        `${served.variant.modelVersion}.`,
-      { model: name, version },
-    );
-  }
-  return served;
 }
 
 function specJson(spec: TensorSpec): { name: string; datatype: string; shape: number[] } {
@@ -180,16 +169,18 @@ async function infer(
   reply: FastifyReply,
 ): Promise<FastifyReply> {
   const { name, version } = request.params;
-  const served = servedVersion(deployments, name, version);
-  const model = readyModel(served);
   const { header, binary } = splitBody(request);
+  const parameters = header['parameters'];
+  const routed = asModel(name, () =>
+    deployments.route(name, { version, headers: request.headers, parameters }),
+  );
+  const model = routed.model;
   const tensors = decodeInputs(model, name, header, binary);
   const wanted = requestedOutputs(header);
-  const outputs = await model.infer(new Map(tensors.map((t) => [t.name, t])), {
+  const outputs = await deployments.infer(routed, new Map(tensors.map((t) => [t.name, t])), {
     ...(wanted.names === undefined ? {} : { requestedOutputs: wanted.names }),
     transferInputs: true,
   });
-  const parameters = header['parameters'];
   const binaryByDefault = isRecord(parameters) && parameters['binary_data_output'] === true;
   const order = wanted.names ?? model.outputs.map((spec) => spec.name);
   const jsonOutputs: unknown[] = [];
@@ -208,11 +199,12 @@ async function infer(
   const id = header['id'];
   const response = {
     model_name: name,
-    model_version: served.variant.modelVersion,
+    model_version: routed.variant.modelVersion,
     ...(typeof id === 'string' ? { id } : {}),
     outputs: jsonOutputs,
   };
   const json = Buffer.from(JSON.stringify(response), 'utf8');
+  void reply.header(VARIANT_HEADER, routed.variant.name);
   if (chunks.length === 0) return reply.type('application/json').send(json);
   return reply
     .type('application/octet-stream')
@@ -273,11 +265,11 @@ export function registerOipV2Routes(app: FastifyInstance, deployments: Deploymen
       reply: FastifyReply,
     ) => {
       const { name, version } = request.params;
-      const served = servedVersion(deployments, name, version);
+      const served = asModel(name, () => deployments.served(name, version));
       const model = readyModel(served);
       return reply.send({
         name,
-        versions: [served.variant.modelVersion],
+        versions: served.versions,
         platform: PLATFORMS[model.flavor] ?? model.flavor,
         inputs: model.inputs.map(specJson),
         outputs: model.outputs.map(specJson),
@@ -291,7 +283,7 @@ export function registerOipV2Routes(app: FastifyInstance, deployments: Deploymen
       reply: FastifyReply,
     ) => {
       const { name, version } = request.params;
-      const served = servedVersion(deployments, name, version);
+      const served = asModel(name, () => deployments.served(name, version));
       const isReady = served.model !== undefined;
       return reply.status(isReady ? 200 : 503).send({ name, ready: isReady });
     };

@@ -187,6 +187,8 @@ export interface DeploymentsTable {
   status: string;
   status_reason: string;
   variants: string;
+  /** The current or last rollout as JSON (`Rollout`), null before the first. */
+  rollout: string | null;
   created_at: number;
   updated_at: number;
 }

@@ -5,14 +5,16 @@
  * instead of handing out an object of the wrong shape.
  */
 import type { Selectable } from 'kysely';
-import { InvalidParameterError, YardError } from '@modelyard/core';
+import { InvalidParameterError, YardError, parseRollout } from '@modelyard/core';
 import type {
   BatchingOptions,
   Deployment,
   DeploymentEvent,
   DeploymentStatus,
   DeploymentVariant,
+  Rollout,
   VariantRole,
+  VariantStatus,
 } from '@modelyard/core';
 import type { DeploymentEventsTable, DeploymentsTable } from './database-schema.js';
 
@@ -26,6 +28,7 @@ const STATUSES: ReadonlySet<string> = new Set<DeploymentStatus>([
   'failed',
 ]);
 const ROLES: ReadonlySet<string> = new Set<VariantRole>(['primary', 'candidate', 'shadow']);
+const VARIANT_STATUSES: ReadonlySet<string> = new Set<VariantStatus>(['loading', 'ready', 'failed']);
 
 /**
  * Refuses what the store cannot hold: an empty variant list, or two variants with one name.
@@ -71,6 +74,8 @@ function pickVariant(v: DeploymentVariant): DeploymentVariant {
       v.batching === null
         ? null
         : { maxBatchSize: v.batching.maxBatchSize, maxLatencyMs: v.batching.maxLatencyMs },
+    status: v.status,
+    statusReason: v.statusReason,
   };
 }
 
@@ -117,6 +122,11 @@ export function decodeVariants(deploymentName: string, text: string): Deployment
       const b = v.batching as Record<string, unknown>;
       batching = { maxBatchSize: num(b, 'maxBatchSize'), maxLatencyMs: num(b, 'maxLatencyMs') };
     }
+    // Rows written before migration 0003 have no variant status: the server reloads them anyway.
+    const status = v.status === undefined ? 'loading' : text('status');
+    if (!VARIANT_STATUSES.has(status)) {
+      throw corrupt(`item ${index} has the unknown status '${status}'`);
+    }
     return {
       name: text('name'),
       modelUri: text('modelUri'),
@@ -127,8 +137,29 @@ export function decodeVariants(deploymentName: string, text: string): Deployment
       replicas: num(v, 'replicas'),
       maxConcurrency: num(v, 'maxConcurrency'),
       batching,
+      status: status as VariantStatus,
+      statusReason: v.statusReason === undefined ? '' : text('statusReason'),
     };
   });
+}
+
+/** The rollout as stored (JSON text), or null. */
+export function encodeRollout(rollout: Rollout | null): string | null {
+  return rollout === null ? null : JSON.stringify(rollout);
+}
+
+/** The stored rollout, checked (see `parseRollout`). */
+export function decodeRollout(deploymentName: string, text: string | null): Rollout | null {
+  if (text === null) return null;
+  try {
+    return parseRollout(JSON.parse(text));
+  } catch (error) {
+    throw new YardError(
+      'INTERNAL_ERROR',
+      `The stored rollout of deployment '${deploymentName}' is corrupt: ${error instanceof Error ? error.message : String(error)}`,
+      { deploymentName },
+    );
+  }
 }
 
 /**
@@ -178,6 +209,7 @@ export function toDeployment(row: DeploymentRow): Deployment {
     variants: decodeVariants(row.name, row.variants),
     status: row.status as DeploymentStatus,
     statusReason: row.status_reason,
+    rollout: decodeRollout(row.name, row.rollout),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };

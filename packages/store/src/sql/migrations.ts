@@ -345,10 +345,19 @@ async function createDeploymentTables(
     .execute();
 }
 
+/**
+ * Rollouts: the deployment's current (or last) rollout as JSON text, null until the first. The
+ * variants' JSON gains each variant's load status, which older rows lack (read as `loading`).
+ */
+async function addDeploymentRollout(db: Kysely<unknown>): Promise<void> {
+  await db.schema.alterTable('deployments').addColumn('rollout', 'text').execute();
+}
+
 /** Every migration, oldest first. Append new ones; never edit an applied one. */
 export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
   { name: '0001_initial', up: createInitialSchema },
   { name: '0002_deployments', up: createDeploymentTables },
+  { name: '0003_deployment_rollouts', up: addDeploymentRollout },
 ];
 
 /** What `applyMigrations` did. */

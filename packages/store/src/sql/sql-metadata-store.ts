@@ -34,6 +34,7 @@ import type {
 } from '@modelyard/core';
 import type {
   CreateDeploymentInput,
+  DeploymentEventInput,
   CreateExperimentInput,
   CreateLoggedModelInput,
   CreateModelVersionInput,
@@ -62,6 +63,7 @@ import {
   checkVariants,
   encodeDetails,
   encodeVariants,
+  encodeRollout,
   toDeployment,
   toDeploymentEvent,
 } from './deployment-rows.js';
@@ -1284,6 +1286,7 @@ export class SqlMetadataStore implements MetadataStore {
             status: 'loading',
             status_reason: '',
             variants,
+            rollout: null,
             created_at: now,
             updated_at: now,
           })
@@ -1334,6 +1337,7 @@ export class SqlMetadataStore implements MetadataStore {
           ...(variants === undefined ? {} : { variants }),
           ...(input.status === undefined ? {} : { status: input.status }),
           ...(input.statusReason === undefined ? {} : { status_reason: input.statusReason }),
+          ...(input.rollout === undefined ? {} : { rollout: encodeRollout(input.rollout) }),
           updated_at: now,
         })
         .where('name', '=', name)
@@ -1341,7 +1345,9 @@ export class SqlMetadataStore implements MetadataStore {
         .executeTakeFirst();
       if (!row) throw this.#deploymentNotFound(name);
       const deployment = toDeployment(row);
-      await this.#appendDeploymentEvent(trx, name, now, input.event);
+      if (input.event !== undefined) {
+        await this.#appendDeploymentEvent(trx, name, now, input.event);
+      }
       return deployment;
     });
   }
@@ -1693,7 +1699,7 @@ export class SqlMetadataStore implements MetadataStore {
     trx: Db,
     name: string,
     at: number,
-    event: UpdateDeploymentInput['event'],
+    event: DeploymentEventInput,
   ): Promise<void> {
     const last = await trx
       .selectFrom('deployment_events')
