@@ -84,6 +84,12 @@ function checkStrategy(strategy: string): asserts strategy is RolloutStrategy {
   }
 }
 
+/** `an ab` / `a canary`, capitalised on request. */
+function article(strategy: RolloutStrategy, capital = false): string {
+  const a = strategy === 'ab' ? 'an' : 'a';
+  return `${capital ? a.charAt(0).toUpperCase() + a.slice(1) : a} ${strategy}`;
+}
+
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /**
@@ -100,7 +106,7 @@ export function resolveRolloutSettings(
   for (const [key, strategies] of Object.entries(APPLIES)) {
     if (options[key as keyof typeof APPLIES] !== undefined && !strategies.includes(strategy)) {
       fail(
-        `'${key}' does not apply to a ${strategy} rollout; it is a setting of ` +
+        `'${key}' does not apply to ${article(strategy)} rollout; it is a setting of ` +
           `${strategies.join(' and ')} rollouts.`,
         { [key]: options[key as keyof typeof APPLIES], strategy },
       );
@@ -123,7 +129,8 @@ export function resolveRolloutSettings(
   } else if (strategy === 'blue-green' || strategy === 'shadow') {
     const hold = options.holdSeconds ?? DEFAULT_WATCH_SECONDS;
     if (typeof hold !== 'number' || !Number.isFinite(hold) || hold < 0) {
-      fail(`'holdSeconds' must be one number of seconds ≥ 0, got ${JSON.stringify(hold)}.`, {
+      const shown = Array.isArray(hold) ? JSON.stringify(hold) : String(hold);
+      fail(`'holdSeconds' must be one number of seconds ≥ 0, got ${shown}.`, {
         holdSeconds: hold,
       });
     }
@@ -135,7 +142,7 @@ export function resolveRolloutSettings(
   }
   if ((strategy === 'ab' || strategy === 'shadow') && weight === 0) {
     fail(
-      `A ${strategy} rollout with weight 0 would send the candidate nothing; give a weight above 0.`,
+      `${article(strategy, true)} rollout with weight 0 would send the candidate nothing; give a weight above 0.`,
       { weight },
     );
   }
@@ -253,8 +260,11 @@ export function startRollout(input: StartRolloutInput): Rollout {
   };
 }
 
+/** A rollout that has not ended. */
+export type ActiveRollout = Rollout & { phase: 'warming' | 'running' | 'switched' };
+
 /** True while the rollout has not completed or rolled back. */
-export function isRolloutActive(rollout: Rollout | null): rollout is Rollout {
+export function isRolloutActive(rollout: Rollout | null): rollout is ActiveRollout {
   return rollout !== null && rollout.phase !== 'completed' && rollout.phase !== 'rolled-back';
 }
 
@@ -474,9 +484,10 @@ export function evaluateRollout(
           rollout: { ...rollout, canary, phaseSince: now, lastDecision: decision.reason },
         };
       case 'complete':
-        return finish('complete', decision.reason, details);
-      case 'rollback':
-        return finish('rollback', decision.reason, details);
+      case 'rollback': {
+        const final = finish(decision.action, decision.reason, details);
+        return { ...final, rollout: { ...final.rollout, canary } };
+      }
     }
   }
 
@@ -515,7 +526,11 @@ export function evaluateRollout(
     return finish(
       'complete',
       `Completed: '${rollout.candidate}' served ${String(candidate.requests)} requests with ` +
-        `${String(candidate.errors)} errors over ${String(Math.floor(heldSeconds))} s after the switch; '${rollout.primary}' is released.`,
+        `${String(candidate.errors)} errors over ${String(Math.floor(heldSeconds))} s after the switch` +
+        (candidate.requests < gates.minRequests
+          ? ` (fewer than the ${String(gates.minRequests)} requests the gates judge, so its health was not judged)`
+          : '') +
+        `; '${rollout.primary}' is released.`,
       {
         requests: candidate.requests,
         errors: candidate.errors,
@@ -742,7 +757,8 @@ function elementsAgree(a: Tensor, b: Tensor): boolean {
     if (floating) {
       const fx = x as number;
       const fy = y as number;
-      if (Number.isNaN(fx) && Number.isNaN(fy)) continue;
+      if (fx === fy || (Number.isNaN(fx) && Number.isNaN(fy))) continue;
+      if (!Number.isFinite(fx) || !Number.isFinite(fy)) return false;
       if (
         !(Math.abs(fx - fy) <= AGREEMENT_TOLERANCE.atol + AGREEMENT_TOLERANCE.rtol * Math.abs(fy))
       ) {
@@ -819,10 +835,16 @@ export function parseRollout(value: unknown): Rollout {
     if (status !== 'running' && status !== 'completed' && status !== 'rolled-back') {
       return bad("'canary.status' is invalid");
     }
+    const stageIndex = num(canaryRaw, 'stageIndex');
+    if (!Number.isInteger(stageIndex) || stageIndex < 0 || stageIndex >= resolved.stages.length) {
+      return bad(
+        `'canary.stageIndex' ${String(stageIndex)} is not a stage of [${resolved.stages.join(', ')}]`,
+      );
+    }
     canary = {
       config: resolved,
       status,
-      stageIndex: num(canaryRaw, 'stageIndex'),
+      stageIndex,
       stageStartedAt: num(canaryRaw, 'stageStartedAt'),
     };
   }

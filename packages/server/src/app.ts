@@ -26,6 +26,8 @@ export interface AppOptions {
   logLevel: string | false;
   /** Folder for local copies of served model versions; default `./.modelyard/model-cache`. */
   modelCacheDir?: string;
+  /** How often running rollouts are evaluated, in ms; default 1000. */
+  rolloutTickMs?: number;
 }
 
 /** The services behind the routes, for callers embedding the app (tests, the CLI). */
@@ -88,6 +90,7 @@ export function buildApp(options: AppOptions): FastifyInstance & { services: App
     artifacts: options.artifactStore,
     registry,
     cacheDir: options.modelCacheDir ?? resolve('.modelyard', 'model-cache'),
+    ...(options.rolloutTickMs !== undefined && { rolloutTickMs: options.rolloutTickMs }),
     onError: (error, message) => {
       app.log.error({ err: error }, message);
     },
