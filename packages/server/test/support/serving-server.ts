@@ -18,6 +18,7 @@ export interface ServingServer {
 export async function startServingServer(
   dir: string,
   bodyLimit = 1024 * 1024,
+  rolloutTickMs?: number,
 ): Promise<ServingServer> {
   const metadataStore = await createMetadataStore(`sqlite:///${join(dir, 'yard.db')}`, {
     defaultArtifactRoot: 'mlflow-artifacts:',
@@ -30,6 +31,7 @@ export async function startServingServer(
     bodyLimit,
     logLevel: false,
     modelCacheDir: join(dir, 'model-cache'),
+    ...(rolloutTickMs !== undefined && { rolloutTickMs }),
   });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   return {
@@ -75,7 +77,30 @@ export async function registerModel(
   model: string,
   files: Record<string, () => Readable>,
 ): Promise<Record<string, unknown>> {
-  const experiment = await call(server, 'POST', '/api/v1/experiments', { name: `exp-${model}` });
+  expect((await call(server, 'POST', '/api/v1/registered-models', { name: model })).status).toBe(
+    201,
+  );
+  return registerVersion(server, model, files);
+}
+
+/**
+ * Logs `files` as a new run's `model` artifact and registers it as the next version of the
+ * existing registered model `model`; returns the version as the native API answered it.
+ */
+export async function registerVersion(
+  server: ServingServer,
+  model: string,
+  files: Record<string, () => Readable>,
+): Promise<Record<string, unknown>> {
+  const experimentName = `exp-${model}`;
+  let experiment = await call(server, 'POST', '/api/v1/experiments', { name: experimentName });
+  if (experiment.status !== 201 && experiment.status !== 200) {
+    experiment = await call(
+      server,
+      'GET',
+      `/api/v1/experiments/by-name/${encodeURIComponent(experimentName)}`,
+    );
+  }
   const run = await call(server, 'POST', '/api/v1/runs', {
     experimentId: experiment.body['experimentId'],
   });
@@ -84,9 +109,6 @@ export async function registerModel(
   for (const [path, open] of Object.entries(files)) {
     await server.artifactStore.put(`${base}/model/${path}`, open());
   }
-  expect((await call(server, 'POST', '/api/v1/registered-models', { name: model })).status).toBe(
-    201,
-  );
   const version = await call(server, 'POST', `/api/v1/registered-models/${model}/versions`, {
     source: `runs:/${info.runId}/model`,
     runId: info.runId,
