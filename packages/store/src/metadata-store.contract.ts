@@ -8,6 +8,7 @@ import {
   InvalidParameterError,
   InvalidStateError,
   NotFoundError,
+  startRollout,
 } from '@modelyard/core';
 import type { Comparison, DeploymentVariant, Filter, Metric, OrderBy } from '@modelyard/core';
 import type { MetadataStore } from './metadata-store.js';
@@ -1156,6 +1157,7 @@ export function runMetadataStoreContract(
             variants: [primary, { ...candidate, batching: null }],
             status: 'loading',
             statusReason: '',
+            rollout: null,
             createdAt: created.createdAt,
             updatedAt: created.createdAt,
           });
@@ -1336,6 +1338,39 @@ export function runMetadataStoreContract(
           expect((await events('d')).items.map((e) => e.sequence)).toEqual([1, 2]);
         });
 
+        it('stores a rollout, and writes no event for an update without one', async () => {
+          await store.createDeployment({ name: 'd', variants: [primary], actor: 'a' });
+          const rollout = startRollout({
+            strategy: 'ab',
+            options: { weight: 20, metric: { name: 'converted', kind: 'proportion' } },
+            candidate: 'candidate',
+            primary: 'primary',
+            actor: 'alice',
+            reason: 'try v4',
+            now: 1_000,
+          });
+          const started = await store.updateDeployment('d', {
+            variants: [primary, candidate],
+            rollout,
+            event: { actor: 'alice', action: 'rollout-started' },
+          });
+          expect(started.rollout).toEqual(rollout);
+          const counted = {
+            ...rollout,
+            outcomes: { candidate: { count: 2, sum: 1, mean: 0.5, m2: 0.5 } },
+          };
+          await store.updateDeployment('d', { rollout: counted });
+          const got = await store.getDeployment('d');
+          expect(got.rollout).toEqual(counted);
+          expect(got.variants).toEqual([primary, candidate]);
+          expect((await events('d')).items.map((e) => e.action)).toEqual([
+            'created',
+            'rollout-started',
+          ]);
+          await store.updateDeployment('d', { rollout: null });
+          expect((await store.getDeployment('d')).rollout).toBeNull();
+        });
+
         it('numbers events without gaps or duplicates under 10 concurrent updates', async () => {
           await store.createDeployment({ name: 'd', variants: [primary], actor: 'a' });
           await store.createDeployment({ name: 'other', variants: [primary], actor: 'a' });
@@ -1472,6 +1507,8 @@ const primary: DeploymentVariant = {
   replicas: 2,
   maxConcurrency: 4,
   batching: { maxBatchSize: 32, maxLatencyMs: 5 },
+  status: 'ready',
+  statusReason: 'Serving churn version 3.',
 };
 
 const candidate: DeploymentVariant = {
@@ -1484,6 +1521,8 @@ const candidate: DeploymentVariant = {
   replicas: 1,
   maxConcurrency: 1,
   batching: null,
+  status: 'loading',
+  statusReason: '',
 };
 
 function runInput(experimentId: string) {

@@ -18,6 +18,7 @@ const churn: Deployment = {
   description: 'churn scorer',
   status: 'ready',
   statusReason: '',
+  rollout: null,
   createdAt: 1_700_000_000_000,
   updatedAt: 1_700_000_000_000,
   variants: [
@@ -31,6 +32,8 @@ const churn: Deployment = {
       replicas: 2,
       maxConcurrency: 8,
       batching: null,
+      status: 'ready',
+      statusReason: '',
     },
   ],
 };

@@ -20,6 +20,8 @@ const variant: DeploymentVariant = {
   replicas: 2,
   maxConcurrency: 4,
   batching: { maxBatchSize: 8, maxLatencyMs: 2 },
+  status: 'ready',
+  statusReason: 'Serving churn version 3.',
 };
 
 const row = {
@@ -28,6 +30,7 @@ const row = {
   status: 'ready',
   status_reason: '',
   variants: encodeVariants([variant]),
+  rollout: null,
   created_at: 1,
   updated_at: 2,
 };

@@ -28,7 +28,11 @@ const STATUSES: ReadonlySet<string> = new Set<DeploymentStatus>([
   'failed',
 ]);
 const ROLES: ReadonlySet<string> = new Set<VariantRole>(['primary', 'candidate', 'shadow']);
-const VARIANT_STATUSES: ReadonlySet<string> = new Set<VariantStatus>(['loading', 'ready', 'failed']);
+const VARIANT_STATUSES: ReadonlySet<string> = new Set<VariantStatus>([
+  'loading',
+  'ready',
+  'failed',
+]);
 
 /**
  * Refuses what the store cannot hold: an empty variant list, or two variants with one name.

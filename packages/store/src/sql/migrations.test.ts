@@ -26,10 +26,43 @@ async function upgradeFromInitial(backend: SqlBackend): Promise<void> {
   await old.createRegisteredModel({ name: 'churn' });
   await old.createModelVersion({ name: 'churn', source: 's3://b/1' });
 
-  expect(await applyMigrations(backend, ROOT)).toEqual({ applied: ['0002_deployments'] });
+  const upToDeployments = SCHEMA_MIGRATIONS.filter((m) => m.name <= '0002_deployments');
+  expect(await applyMigrations(backend, ROOT, upToDeployments)).toEqual({
+    applied: ['0002_deployments'],
+  });
+  // A deployment as the 0002 release stored it: no rollout column, variants without status.
+  const oldVariant = {
+    name: 'primary',
+    modelUri: 'models:/churn/1',
+    modelName: 'churn',
+    modelVersion: '1',
+    role: 'primary',
+    weight: 100,
+    replicas: 1,
+    maxConcurrency: 1,
+    batching: null,
+  };
+  await backend.db
+    .insertInto('deployments')
+    .values({
+      name: 'legacy',
+      description: '',
+      status: 'ready',
+      status_reason: 'Serving churn version 1.',
+      variants: JSON.stringify([oldVariant]),
+      created_at: 1,
+      updated_at: 1,
+    } as never)
+    .execute();
+
+  expect(await applyMigrations(backend, ROOT)).toEqual({ applied: ['0003_deployment_rollouts'] });
   expect(await applyMigrations(backend, ROOT)).toEqual({ applied: [] });
 
   const store = new SqlMetadataStore(backend, { defaultArtifactRoot: ROOT });
+  const legacy = await store.getDeployment('legacy');
+  expect(legacy.rollout).toBeNull();
+  expect(legacy.variants).toEqual([{ ...oldVariant, status: 'loading', statusReason: '' }]);
+  await store.deleteDeployment('legacy', 'alice');
   expect((await store.getModelVersion('churn', '1')).source).toBe('s3://b/1');
   await store.setModelVersionDigest('churn', '1', 'sha256:00');
   const deployment = await store.createDeployment({
@@ -45,6 +78,8 @@ async function upgradeFromInitial(backend: SqlBackend): Promise<void> {
         replicas: 1,
         maxConcurrency: 1,
         batching: null,
+        status: 'ready',
+        statusReason: '',
       },
     ],
     actor: 'alice',
