@@ -52,7 +52,7 @@ async function upgradeFromInitial(backend: SqlBackend): Promise<void> {
       variants: JSON.stringify([oldVariant]),
       created_at: 1,
       updated_at: 1,
-    } as never)
+    })
     .execute();
 
   expect(await applyMigrations(backend, ROOT)).toEqual({ applied: ['0003_deployment_rollouts'] });
