@@ -467,6 +467,56 @@ describe('shadow rollouts', () => {
   }, 60_000);
 });
 
+describe('a restart during a rollout', () => {
+  it('reloads both variants and carries the rollout on where it was', async () => {
+    const restartDir = await mkdtemp(join(tmpdir(), 'yard-rollout-restart-'));
+    let first: ServingServer | undefined = await startServingServer(restartDir, 1024 * 1024, 50);
+    let second: ServingServer | undefined;
+    try {
+      await registerModel(first, 'scorer', scorer('double'));
+      await registerVersion(first, 'scorer', scorer('triple'));
+      await createDeployment(first, 'kept');
+      await rollout(first, 'kept', {
+        modelUri: 'models:/scorer/2',
+        strategy: 'ab',
+        weight: 30,
+        stickyField: 'user',
+      });
+      await waitPhase(first, 'kept', 'running');
+      await first.close();
+      first = undefined;
+
+      second = await startServingServer(restartDir, 1024 * 1024, 50);
+      const server2 = second;
+      const d = await waitFor('both variants to reload', async () => {
+        const got = await deployment(server2, 'kept');
+        return got.variants.every((v) => v.status === 'ready') ? got : undefined;
+      });
+      expect(d.status).toBe('ready');
+      expect(d.rollout?.phase).toBe('running');
+      expect(d.variants.map((v) => [v.name, v.role, v.weight])).toEqual([
+        ['v1', 'primary', 70],
+        ['v2', 'candidate', 30],
+      ]);
+      // The sticky field routes as before the restart: one user, one variant, both in use.
+      const seen = new Set<string | null>();
+      for (let user = 0; user < 30; user += 1) {
+        const res = await call(server2, 'POST', '/v2/models/kept/infer', {
+          parameters: { user: `u${String(user)}` },
+          inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 1], data: [1] }],
+        });
+        expect(res.status).toBe(200);
+        seen.add(res.headers.get('x-modelyard-variant'));
+      }
+      expect(seen).toEqual(new Set(['v1', 'v2']));
+    } finally {
+      await first?.close();
+      await second?.close();
+      await rm(restartDir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
 describe('rollout requests that are refused', () => {
   it('names the problem and changes nothing', async () => {
     await createDeployment(server, 'guarded');
