@@ -40,7 +40,12 @@ describe('resolveCanaryConfig', () => {
     expect(resolveCanaryConfig()).toEqual({
       stages: [5, 10, 25, 50, 100],
       holdSeconds: 300,
-      gates: { maxErrorRateIncrease: 0.01, maxP95LatencyRatio: 1.2, minRequests: 100 },
+      gates: {
+        maxErrorRateIncrease: 0.01,
+        maxP95LatencyRatio: 1.2,
+        minRequests: 100,
+        minP95LatencyIncreaseMs: 2,
+      },
     });
     expect(DEFAULT_CANARY_STAGES).toEqual([5, 10, 25, 50, 100]);
     expect(DEFAULT_CANARY_HOLD_SECONDS).toBe(300);
@@ -56,8 +61,24 @@ describe('resolveCanaryConfig', () => {
     expect(config).toEqual({
       stages: [20, 100],
       holdSeconds: [60],
-      gates: { maxErrorRateIncrease: 0.01, maxP95LatencyRatio: 1.2, minRequests: 5 },
+      gates: {
+        maxErrorRateIncrease: 0.01,
+        maxP95LatencyRatio: 1.2,
+        minRequests: 5,
+        minP95LatencyIncreaseMs: 2,
+      },
     });
+  });
+
+  it('judges latency only beyond the absolute tolerance, which may be 0', () => {
+    // 0.9 ms vs 0.6 ms is 1.5x, but 0.3 ms is jitter within the default 2 ms tolerance.
+    const jitter = { primary: variant(1000, 0, 0.6), candidate: variant(100, 0, 0.9) };
+    expect(evaluateCanary(startCanary({}, T0), jitter, seconds(1)).action).toBe('hold');
+    const strict = startCanary({ gates: { minP95LatencyIncreaseMs: 0 } }, T0);
+    expect(evaluateCanary(strict, jitter, seconds(1)).action).toBe('rollback');
+    expect(() => resolveCanaryConfig({ gates: { minP95LatencyIncreaseMs: -1 } })).toThrow(
+      'gates.minP95LatencyIncreaseMs must be a number of milliseconds ≥ 0, got -1.',
+    );
   });
 
   it.each([
@@ -156,7 +177,7 @@ describe('evaluateCanary', () => {
       action: 'rollback',
       nextWeight: 0,
       reason:
-        "Rolling back from 5%: the candidate's p95 latency 130 ms is 1.30× the primary's 100 ms, above the allowed 1.20×.",
+        "Rolling back from 5%: the candidate's p95 latency 130 ms is 1.30× the primary's 100 ms, above the allowed 1.20× and more than 2 ms slower.",
     });
     expect(decision.measurements?.p95LatencyRatio).toBeCloseTo(1.3004, 10);
   });
@@ -168,14 +189,14 @@ describe('evaluateCanary', () => {
       seconds(1),
     );
     expect(decision.reason).toBe(
-      "Rolling back from 5%: the candidate's error rate 10.00% exceeds the primary's 1.00% by 9.00 points, more than the allowed 1.00 points; and the candidate's p95 latency 75.5 ms is 1.51× the primary's 50 ms, above the allowed 1.20×.",
+      "Rolling back from 5%: the candidate's error rate 10.00% exceeds the primary's 1.00% by 9.00 points, more than the allowed 1.00 points; and the candidate's p95 latency 75.5 ms is 1.51× the primary's 50 ms, above the allowed 1.20× and more than 2 ms slower.",
     );
   });
 
   it('treats any latency as a breach when the primary p95 is 0, and equal zeros as a pass', () => {
     const breach = evaluateCanary(
       start(),
-      { primary: variant(1000, 0, 0), candidate: variant(100, 0, 1) },
+      { primary: variant(1000, 0, 0), candidate: variant(100, 0, 3) },
       seconds(1),
     );
     expect(breach.action).toBe('rollback');

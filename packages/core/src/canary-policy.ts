@@ -20,6 +20,7 @@ export const DEFAULT_CANARY_GATES: Readonly<CanaryGates> = {
   maxErrorRateIncrease: 0.01,
   maxP95LatencyRatio: 1.2,
   minRequests: 100,
+  minP95LatencyIncreaseMs: 2,
 };
 
 /** What the candidate must satisfy, compared with the primary, to stay and to be promoted. */
@@ -36,6 +37,11 @@ export interface CanaryGates {
    * Fewer requests neither promote nor roll back: a handful of requests proves nothing.
    */
   minRequests: number;
+  /**
+   * The latency gate breaches only when the candidate's p95 is also this many milliseconds
+   * above the primary's: sub-millisecond models jitter by more than any ratio on a busy host.
+   */
+  minP95LatencyIncreaseMs: number;
 }
 
 /** A canary's settings, all given; see {@link resolveCanaryConfig} for the defaults. */
@@ -194,6 +200,13 @@ export function resolveGates(input: Partial<CanaryGates> = {}): CanaryGates {
       { maxP95LatencyRatio: gates.maxP95LatencyRatio },
     );
   }
+  if (!isNonNegativeNumber(gates.minP95LatencyIncreaseMs)) {
+    fail(
+      `gates.minP95LatencyIncreaseMs must be a number of milliseconds ≥ 0, ` +
+        `got ${String(gates.minP95LatencyIncreaseMs)}.`,
+      { minP95LatencyIncreaseMs: gates.minP95LatencyIncreaseMs },
+    );
+  }
   if (!Number.isInteger(gates.minRequests) || gates.minRequests < 1) {
     fail(`gates.minRequests must be a whole number ≥ 1, got ${String(gates.minRequests)}.`, {
       minRequests: gates.minRequests,
@@ -333,10 +346,16 @@ export function judgeGates(
         points(gates.maxErrorRateIncrease),
     );
   }
-  if (p95LatencyRatio > gates.maxP95LatencyRatio + THRESHOLD_SLACK) {
+  if (
+    p95LatencyRatio > gates.maxP95LatencyRatio + THRESHOLD_SLACK &&
+    candidateP95 - primaryP95 > gates.minP95LatencyIncreaseMs + THRESHOLD_SLACK
+  ) {
     breaches.push(
       `the candidate's p95 latency ${ms(candidateP95)} is ${ratio(p95LatencyRatio)} the ` +
-        `primary's ${ms(primaryP95)}, above the allowed ${ratio(gates.maxP95LatencyRatio)}`,
+        `primary's ${ms(primaryP95)}, above the allowed ${ratio(gates.maxP95LatencyRatio)}` +
+        (gates.minP95LatencyIncreaseMs > 0
+          ? ` and more than ${ms(gates.minP95LatencyIncreaseMs)} slower`
+          : ''),
     );
   }
   const passing =

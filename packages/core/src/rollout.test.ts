@@ -119,7 +119,12 @@ function withOutcomes(
 }
 
 const defaultSettings = {
-  gates: { maxErrorRateIncrease: 0.01, maxP95LatencyRatio: 1.2, minRequests: 100 },
+  gates: {
+    maxErrorRateIncrease: 0.01,
+    maxP95LatencyRatio: 1.2,
+    minRequests: 100,
+    minP95LatencyIncreaseMs: 2,
+  },
   stickyHeader: null,
   stickyField: null,
   metric: null,
@@ -728,7 +733,7 @@ describe('evaluateRollout', () => {
       );
       expect(decision.action).toBe('rollback');
       expect(decision.reason).toBe(
-        "Rolling back from 25%: the candidate's p95 latency 130 ms is 1.30× the primary's 100 ms, above the allowed 1.20×.",
+        "Rolling back from 25%: the candidate's p95 latency 130 ms is 1.30× the primary's 100 ms, above the allowed 1.20× and more than 2 ms slower.",
       );
       expect(decision.rollout.phase).toBe('rolled-back');
     });
@@ -761,7 +766,7 @@ describe('evaluateRollout', () => {
       );
       expect(decision.action).toBe('rollback');
       expect(decision.reason).toBe(
-        "Rolled back to 'blue' after the switch: the candidate's p95 latency 150 ms is 1.50× the primary's 100 ms, above the allowed 1.20×.",
+        "Rolled back to 'blue' after the switch: the candidate's p95 latency 150 ms is 1.50× the primary's 100 ms, above the allowed 1.20× and more than 2 ms slower.",
       );
     });
 
@@ -832,7 +837,7 @@ describe('evaluateRollout', () => {
       );
       expect(decision.action).toBe('rollback');
       expect(decision.reason).toBe(
-        "Rolled back: the candidate's p95 latency 200 ms is 2.00× the primary's 100 ms, above the allowed 1.20×.",
+        "Rolled back: the candidate's p95 latency 200 ms is 2.00× the primary's 100 ms, above the allowed 1.20× and more than 2 ms slower.",
       );
       expect(decision.details).toHaveProperty('measurements.p95LatencyRatio', 2);
       expect(decision.rollout.phase).toBe('rolled-back');

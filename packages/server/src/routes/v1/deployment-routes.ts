@@ -139,6 +139,12 @@ const RolloutBody = Type.Object({
         maxErrorRateIncrease: Type.Optional(Type.Number()),
         maxP95LatencyRatio: Type.Optional(Type.Number()),
         minRequests: Type.Optional(Type.Integer()),
+        minP95LatencyIncreaseMs: Type.Optional(
+          Type.Number({
+            description:
+              'The latency gate also needs the candidate this many ms slower (default 2).',
+          }),
+        ),
       },
       { description: 'Health gates against the primary (every strategy).' },
     ),
