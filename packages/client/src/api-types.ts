@@ -1,13 +1,21 @@
 import type {
+  AbReport,
+  BatchingOptions,
   DeploymentEvent,
+  DeploymentStatus,
   Experiment,
   Metric,
   ModelVersion,
   Param,
   RegisteredModel,
+  RolloutOptions,
+  RolloutPhase,
+  RolloutStrategy,
   Run,
   RunStatus,
   Tag,
+  VariantRole,
+  VariantStatus,
   ViewType,
 } from '@modelyard/core';
 
@@ -161,4 +169,92 @@ export interface CreateDeploymentInput {
 export interface DeploymentEventPage {
   events: DeploymentEvent[];
   nextPageToken?: string;
+}
+
+/**
+ * What `deployments.update` sends: the fields to change (at least one). Sizing applies to the
+ * primary variant, which loads again beside the serving copy and replaces it when ready.
+ */
+export interface UpdateDeploymentInput {
+  description?: string;
+  /** Worker replicas holding the primary's model (1 to 64). */
+  replicas?: number;
+  /** Requests one replica runs at once (1 to 64). */
+  maxConcurrency?: number;
+  /** Dynamic batching of the primary's requests; `null` turns it off. */
+  batching?: BatchingOptions | null;
+  /** Why (recorded on the deployment's event). */
+  reason?: string;
+}
+
+/**
+ * What `deployments.rollout` sends: the candidate version, the strategy and its settings (see
+ * `RolloutOptions` in `@modelyard/core` for which setting applies to which strategy; the server
+ * refuses a setting that does not apply), and the candidate's sizing (the primary's by default).
+ */
+export interface RolloutInput extends RolloutOptions {
+  /** The candidate: `models:/<model>/<version>` or `models:/<model>@<alias>`. */
+  modelUri: string;
+  strategy: RolloutStrategy;
+  replicas?: number;
+  maxConcurrency?: number;
+  /** The candidate's dynamic batching; `null` turns it off, absent copies the primary's. */
+  batching?: BatchingOptions | null;
+  /** Why (recorded on the deployment's event). */
+  reason?: string;
+}
+
+/**
+ * One outcome of an A/B test's declared metric: the variant that answered (the
+ * `x-modelyard-variant` response header), or the request's sticky key. Proportion metrics take
+ * 0 or 1.
+ */
+export interface OutcomeInput {
+  variant?: string;
+  key?: string;
+  value: number;
+}
+
+/** One variant's live figures in {@link DeploymentMetrics}. */
+export interface VariantMetrics {
+  name: string;
+  role: VariantRole;
+  /** Share of traffic, 0 to 100. */
+  weight: number;
+  modelVersion: string;
+  status: VariantStatus;
+  /** Over the current window: the rollout's stage or phase (what the gates judge). */
+  window: {
+    requests: number;
+    errors: number;
+    p50LatencyMs: number | null;
+    p95LatencyMs: number | null;
+    p99LatencyMs: number | null;
+    /** When the window began (ms since the epoch). */
+    since: number;
+  };
+  /** Since the variant was loaded. */
+  totalRequests: number;
+  totalErrors: number;
+  inFlight: number;
+  /** Shadow variants: mirrored requests answered, how many agreed with the primary, their share. */
+  shadow?: { mirrored: number; agreed: number; agreement: number | null };
+}
+
+/** `GET /api/v1/deployments/{name}/metrics`: live per-variant figures and the rollout's state. */
+export interface DeploymentMetrics {
+  deployment: string;
+  status: DeploymentStatus;
+  variants: VariantMetrics[];
+  /** The rollout in progress or the last one; null when there has been none. */
+  rollout: {
+    strategy: RolloutStrategy;
+    phase: RolloutPhase;
+    /** The candidate's variant name. */
+    candidate: string;
+    /** The latest decision's reason. */
+    lastDecision: string;
+    /** The A/B report when the rollout is an A/B test with a metric. */
+    ab: AbReport | null;
+  } | null;
 }

@@ -1,4 +1,5 @@
 import type {
+  AbReport,
   Deployment,
   Experiment,
   Metric,
@@ -14,16 +15,20 @@ import type {
   CreateRegisteredModelInput,
   CreateRunInput,
   DeploymentEventPage,
+  DeploymentMetrics,
   ExperimentPage,
   HealthStatus,
   LogBatchInput,
   MetricPage,
   ModelVersionPage,
+  OutcomeInput,
   RegisteredModelPage,
+  RolloutInput,
   RunPage,
   SearchExperimentsOptions,
   SearchOptions,
   SearchRunsOptions,
+  UpdateDeploymentInput,
   UpdateRegisteredModelInput,
   UpdateRunInput,
 } from './api-types.js';
@@ -146,6 +151,65 @@ export interface DeploymentsApi {
   get(name: string): Promise<Deployment>;
   /** Changes the replica count; the new replicas replace the old ones once loaded. */
   scale(name: string, replicas: number, options?: { reason?: string }): Promise<Deployment>;
+  /**
+   * Changes the description and/or the primary's sizing (replicas, concurrency, batching); the
+   * primary loads again beside the serving copy and replaces it when ready. To serve another
+   * model version, start a {@link DeploymentsApi.rollout}.
+   * @throws YardClientError `INVALID_PARAMETER_VALUE` for a bad value or an empty change,
+   *   `RESOURCE_DOES_NOT_EXIST`.
+   */
+  update(name: string, input: UpdateDeploymentInput): Promise<Deployment>;
+  /**
+   * Starts a rollout of a new model version (canary, blue-green, A/B or shadow). Returns at once
+   * with the rollout in phase `warming`; the server then moves traffic, promotes or rolls back by
+   * itself. Follow it with {@link DeploymentsApi.metrics} or {@link DeploymentsApi.waitForRollout}.
+   * @example
+   * await client.deployments.rollout('churn', {
+   *   modelUri: 'models:/churn/4',
+   *   strategy: 'canary',
+   *   stages: [10, 50, 100],
+   *   holdSeconds: 120,
+   *   gates: { maxErrorRateIncrease: 0.01, maxP95LatencyRatio: 1.2 },
+   * });
+   * @throws YardClientError `INVALID_STATE` when a rollout is in progress or the primary is not
+   *   ready, `INVALID_PARAMETER_VALUE` for a setting that is out of range or does not apply to
+   *   the strategy, `RESOURCE_DOES_NOT_EXIST` for an unknown deployment or model version.
+   */
+  rollout(name: string, input: RolloutInput): Promise<Deployment>;
+  /**
+   * Makes the rollout's candidate the primary now.
+   * @throws YardClientError `INVALID_STATE` when no rollout is in progress or the candidate is
+   *   still loading.
+   */
+  promote(name: string, options?: { reason?: string }): Promise<Deployment>;
+  /**
+   * Rolls the rollout's candidate back now; the primary takes all traffic at once.
+   * @throws YardClientError `INVALID_STATE` when no rollout is in progress.
+   */
+  rollback(name: string, options?: { reason?: string }): Promise<Deployment>;
+  /**
+   * Records outcomes of a running A/B test's metric (1 to 10000 per call) and answers the test's
+   * report with its p-value.
+   * @throws YardClientError `INVALID_STATE` when no A/B test with a metric is running,
+   *   `INVALID_PARAMETER_VALUE` for an unknown variant or a value the metric refuses.
+   */
+  recordOutcomes(name: string, outcomes: OutcomeInput[]): Promise<AbReport>;
+  /** Live per-variant requests, errors and latency, and the rollout's state. */
+  metrics(name: string): Promise<DeploymentMetrics>;
+  /**
+   * Polls {@link DeploymentsApi.metrics} until the rollout has ended (`completed` or
+   * `rolled-back`) and returns the last figures. `onPoll` sees each poll (default every second)
+   * and is awaited before the next one; waits without limit unless `timeoutMs` is given.
+   * @throws Error when the deployment has no rollout, or it has not ended after `timeoutMs`.
+   */
+  waitForRollout(
+    name: string,
+    options?: {
+      intervalMs?: number;
+      timeoutMs?: number;
+      onPoll?: (metrics: DeploymentMetrics) => void | Promise<void>;
+    },
+  ): Promise<DeploymentMetrics>;
   /** Stops serving and deletes the deployment (its events are kept). */
   delete(name: string, options?: { reason?: string }): Promise<void>;
   /** One page of the deployment's events, oldest first. */
@@ -393,6 +457,40 @@ export function createClient(options: ClientOptions): YardClient {
         path: `${deploymentPath(name)}/scale`,
         body: { replicas, reason: o.reason },
       }),
+    update: (name, input) => http({ method: 'PATCH', path: deploymentPath(name), body: input }),
+    rollout: (name, input) =>
+      http({ method: 'POST', path: `${deploymentPath(name)}/rollout`, body: input }),
+    promote: (name, o = {}) =>
+      http({ method: 'POST', path: `${deploymentPath(name)}/promote`, body: { reason: o.reason } }),
+    rollback: (name, o = {}) =>
+      http({
+        method: 'POST',
+        path: `${deploymentPath(name)}/rollback`,
+        body: { reason: o.reason },
+      }),
+    recordOutcomes: (name, outcomes) =>
+      http({ method: 'POST', path: `${deploymentPath(name)}/outcomes`, body: { outcomes } }),
+    metrics: (name) => http({ method: 'GET', path: `${deploymentPath(name)}/metrics` }),
+    waitForRollout: async (name, o = {}) => {
+      const deadline = o.timeoutMs === undefined ? Infinity : Date.now() + o.timeoutMs;
+      for (;;) {
+        const metrics = await deployments.metrics(name);
+        await o.onPoll?.(metrics);
+        const phase = metrics.rollout?.phase;
+        if (phase === undefined) {
+          throw new Error(
+            `Deployment '${name}' has no rollout to wait for; start one with deployments.rollout.`,
+          );
+        }
+        if (phase === 'completed' || phase === 'rolled-back') return metrics;
+        if (Date.now() > deadline) {
+          throw new Error(
+            `The rollout of deployment '${name}' is still ${phase} after ${String(o.timeoutMs)} ms.`,
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, o.intervalMs ?? 1000));
+      }
+    },
     delete: (name, o = {}) =>
       http({ method: 'DELETE', path: deploymentPath(name), query: { reason: o.reason } }),
     events: (name, o = {}) =>
