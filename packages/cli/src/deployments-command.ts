@@ -1,10 +1,13 @@
 import type { Command } from 'commander';
-import type { Deployment } from '@modelyard/core';
 import { CliError } from './cli-io.js';
 import type { CliIo } from './cli-io.js';
+import { batchingFrom } from './deployment-flags.js';
+import type { BatchingFlags } from './deployment-flags.js';
+import { deploymentDetails, deploymentsTable as table, modelsOf } from './deployment-view.js';
 import { addManifestCommand } from './k8s/manifest-command.js';
+import { addRolloutCommands } from './rollout-command.js';
 import { clientFor, withServer } from './server-connection.js';
-import { formatTime, positiveInt, renderTable, toJson } from './table-format.js';
+import { positiveInt, toJson } from './table-format.js';
 
 interface CreateFlags {
   model: string;
@@ -18,32 +21,18 @@ interface CreateFlags {
   json?: boolean;
 }
 
-/** `churn@champion -> churn/3`: the model URI as given and the version it resolved to. */
-function modelOf(deployment: Deployment): string {
-  return deployment.variants
-    .map((v) => `${v.modelUri} -> ${v.modelName}/${v.modelVersion}`)
-    .join(', ');
+interface UpdateFlags extends BatchingFlags {
+  description?: string;
+  replicas?: number;
+  maxConcurrency?: number;
+  reason?: string;
+  json?: boolean;
 }
 
-function replicasOf(deployment: Deployment): string {
-  return deployment.variants.map((v) => String(v.replicas)).join(', ');
-}
-
-function table(deployments: Deployment[]): string {
-  return renderTable(
-    ['Name', 'Status', 'Model', 'Replicas', 'Updated', 'Reason'],
-    deployments.map((d) => [
-      d.name,
-      d.status,
-      modelOf(d),
-      replicasOf(d),
-      formatTime(d.updatedAt),
-      d.statusReason,
-    ]),
-  );
-}
-
-/** Adds `yard deployments create|list|get|scale|delete|manifest`. */
+/**
+ * Adds `yard deployments create|list|get|update|scale|delete|manifest` and the rollout commands
+ * (`rollout|promote|rollback|metrics|outcomes`).
+ */
 export function addDeploymentsCommand(program: Command, io: CliIo): void {
   const deployments = program
     .command('deployments')
@@ -54,6 +43,10 @@ export function addDeploymentsCommand(program: Command, io: CliIo): void {
         '  $ yard deployments create churn --model models:/churn@champion --wait\n' +
         '  $ yard deployments list\n' +
         '  $ yard deployments get churn --json\n' +
+        '  $ yard deployments update churn --replicas 4 --max-batch-size 32\n' +
+        '  $ yard deployments rollout churn --model models:/churn/4 --strategy canary --wait\n' +
+        '  $ yard deployments metrics churn\n' +
+        '  $ yard deployments rollback churn --reason "p95 too high"\n' +
         '  $ yard deployments delete churn\n' +
         '  $ yard deployments manifest churn --env-secret yard-stores > churn.yaml\n',
     );
@@ -89,9 +82,7 @@ export function addDeploymentsCommand(program: Command, io: CliIo): void {
         '  $ yard deployments create churn --model models:/churn/3 --max-batch-size 32 --max-latency-ms 2\n',
     )
     .action(async (name: string, flags: CreateFlags, command: Command) => {
-      if (flags.maxLatencyMs !== undefined && flags.maxBatchSize === undefined) {
-        throw new CliError('--max-latency-ms needs --max-batch-size: batching is off without it.');
-      }
+      const batching = batchingFrom(flags);
       const client = clientFor(command);
       let deployment = await withServer(() =>
         client.deployments.create({
@@ -99,15 +90,13 @@ export function addDeploymentsCommand(program: Command, io: CliIo): void {
           modelUri: flags.model,
           ...(flags.replicas !== undefined && { replicas: flags.replicas }),
           ...(flags.maxConcurrency !== undefined && { maxConcurrency: flags.maxConcurrency }),
-          ...(flags.maxBatchSize !== undefined && {
-            batching: { maxBatchSize: flags.maxBatchSize, maxLatencyMs: flags.maxLatencyMs ?? 5 },
-          }),
+          ...(batching !== undefined && batching !== null && { batching }),
           ...(flags.description !== undefined && { description: flags.description }),
           ...(flags.reason !== undefined && { reason: flags.reason }),
         }),
       );
       if (flags.wait === true) {
-        io.err(`Loading ${modelOf(deployment)} into '${name}'`);
+        io.err(`Loading ${modelsOf(deployment)} into '${name}'`);
         const started = Date.now();
         deployment = await withServer(() =>
           client.deployments.waitUntilSettled(name, {
@@ -130,6 +119,10 @@ export function addDeploymentsCommand(program: Command, io: CliIo): void {
     .command('list')
     .description('List deployments as a table (or JSON with --json).')
     .option('--json', 'print the deployments as a JSON array')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ yard deployments list\n  $ yard deployments list --json\n',
+    )
     .action(async (flags: { json?: boolean }, command: Command) => {
       const client = clientFor(command);
       const found = await withServer(() => client.deployments.list());
@@ -140,13 +133,75 @@ export function addDeploymentsCommand(program: Command, io: CliIo): void {
 
   deployments
     .command('get <name>')
-    .description('Show one deployment: status, model, replicas and the reason for its status.')
+    .description(
+      'Show one deployment: its status, its variants (role, weight, status, model, sizing) and ' +
+        'its rollout (strategy, phase, last decision).',
+    )
     .option('--json', 'print the deployment as JSON')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ yard deployments get churn\n  $ yard deployments get churn --json\n',
+    )
     .action(async (name: string, flags: { json?: boolean }, command: Command) => {
       const client = clientFor(command);
       const deployment = await withServer(() => client.deployments.get(name));
       if (flags.json === true) io.out(toJson(deployment));
-      else io.out(table([deployment]));
+      else io.out(deploymentDetails(deployment));
+    });
+
+  deployments
+    .command('update <name>')
+    .description(
+      "Change the description or the primary's sizing (replicas, concurrency, batching); the " +
+        'primary loads again beside the serving copy and replaces it when ready. To serve ' +
+        'another model version, use `yard deployments rollout`.',
+    )
+    .option('--description <text>', 'what the endpoint is for')
+    .option('--replicas <n>', 'worker replicas holding the model', positiveInt)
+    .option('--max-concurrency <n>', 'requests one replica runs at once', positiveInt)
+    .option('--max-batch-size <n>', 'dynamic batching: rows per batch', positiveInt)
+    .option(
+      '--max-latency-ms <n>',
+      'dynamic batching: longest wait for a batch (default 5)',
+      positiveInt,
+    )
+    .option('--no-batching', 'turn dynamic batching off')
+    .option('--reason <text>', 'why (recorded on the deployment event)')
+    .option('--json', 'print the deployment as JSON')
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  $ yard deployments update churn --description "churn scores for the CRM"\n' +
+        '  $ yard deployments update churn --replicas 4 --max-concurrency 8 --reason "Monday peak"\n' +
+        '  $ yard deployments update churn --max-batch-size 32 --max-latency-ms 2\n' +
+        '  $ yard deployments update churn --no-batching\n',
+    )
+    .action(async (name: string, flags: UpdateFlags, command: Command) => {
+      const batching = batchingFrom(flags);
+      if (
+        flags.description === undefined &&
+        flags.replicas === undefined &&
+        flags.maxConcurrency === undefined &&
+        batching === undefined
+      ) {
+        throw new CliError(
+          'Nothing to update: give --description, --replicas, --max-concurrency, ' +
+            '--max-batch-size or --no-batching. To serve another model version, use ' +
+            '`yard deployments rollout`.',
+        );
+      }
+      const client = clientFor(command);
+      const deployment = await withServer(() =>
+        client.deployments.update(name, {
+          ...(flags.description !== undefined && { description: flags.description }),
+          ...(flags.replicas !== undefined && { replicas: flags.replicas }),
+          ...(flags.maxConcurrency !== undefined && { maxConcurrency: flags.maxConcurrency }),
+          ...(batching !== undefined && { batching }),
+          ...(flags.reason !== undefined && { reason: flags.reason }),
+        }),
+      );
+      if (flags.json === true) io.out(toJson(deployment));
+      else io.out(deploymentDetails(deployment));
     });
 
   deployments
@@ -155,6 +210,10 @@ export function addDeploymentsCommand(program: Command, io: CliIo): void {
     .requiredOption('--replicas <n>', 'worker replicas holding the model', positiveInt)
     .option('--reason <text>', 'why (recorded on the deployment event)')
     .option('--json', 'print the deployment as JSON')
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ yard deployments scale churn --replicas 4 --reason "Monday peak"\n',
+    )
     .action(
       async (
         name: string,
@@ -176,6 +235,10 @@ export function addDeploymentsCommand(program: Command, io: CliIo): void {
     .command('delete <name>')
     .description('Stop serving and delete a deployment (its events are kept).')
     .option('--reason <text>', 'why (recorded on the deployment event)')
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ yard deployments delete churn --reason "replaced by churn-v2"\n',
+    )
     .action(async (name: string, flags: { reason?: string }, command: Command) => {
       const client = clientFor(command);
       await withServer(() =>
@@ -186,5 +249,6 @@ export function addDeploymentsCommand(program: Command, io: CliIo): void {
       io.out(`Deleted deployment '${name}'.\n`);
     });
 
+  addRolloutCommands(deployments, io);
   addManifestCommand(deployments, io);
 }
