@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient } from '@modelyard/client';
 import type { RunningServer } from '@modelyard/server';
 import { startIrisServer } from './test-support/iris-server.js';
 import type { IrisServer } from './test-support/iris-server.js';
@@ -108,6 +109,87 @@ describe('yard deployments against a real server', () => {
     expect(
       (await yard(['--server', server.url, 'deployments', 'delete', 'iris-batched'])).error,
     ).toBeUndefined();
+  });
+
+  it('shows one deployment with its variants, and updates its description and sizing', async () => {
+    const get = await yard(['--server', server.url, 'deployments', 'get', 'iris']);
+    expect(get.error).toBeUndefined();
+    expect(get.out).toContain('Deployment: iris');
+    expect(get.out).toMatch(/v1 +│ primary +│ 100% +│ ready +│ models:\/iris@champion -> iris\/1/);
+    expect(get.out).not.toContain('Rollout:');
+    const described = await yard([
+      '--server',
+      server.url,
+      'deployments',
+      'update',
+      'iris',
+      '--description',
+      'iris classifier',
+      '--max-batch-size',
+      '8',
+      '--reason',
+      'batch the nightly scoring',
+      '--json',
+    ]);
+    expect(described.error).toBeUndefined();
+    const parsed = JSON.parse(described.out) as {
+      description: string;
+      variants: { batching: unknown }[];
+    };
+    expect(parsed.description).toBe('iris classifier');
+    expect(parsed.variants[0]?.batching).toEqual({ maxBatchSize: 8, maxLatencyMs: 5 });
+    const unbatched = await yard([
+      '--server',
+      server.url,
+      'deployments',
+      'update',
+      'iris',
+      '--no-batching',
+    ]);
+    expect(unbatched.error).toBeUndefined();
+    expect(unbatched.out).toContain('About:      iris classifier');
+    expect(unbatched.out).toMatch(/v1 +│ primary +│ 100% .*│ off +│/);
+    const events = await createClient({ baseUrl: server.url }).deployments.events('iris');
+    expect(events.events.filter((e) => e.action === 'updated').map((e) => e.reason)).toEqual([
+      'batch the nightly scoring',
+      '',
+    ]);
+  });
+
+  it('refuses an empty or contradictory update, and one of an unknown deployment', async () => {
+    const empty = await yard(['--server', server.url, 'deployments', 'update', 'iris']);
+    expect(empty.error?.message).toMatch(/Nothing to update: give --description, --replicas/);
+    const both = await yard([
+      '--server',
+      server.url,
+      'deployments',
+      'update',
+      'iris',
+      '--no-batching',
+      '--max-batch-size',
+      '8',
+    ]);
+    expect(both.error?.message).toMatch(/--no-batching turns batching off/);
+    const replicas = await yard([
+      '--server',
+      server.url,
+      'deployments',
+      'update',
+      'iris',
+      '--replicas',
+      'two',
+    ]);
+    expect(replicas.error?.message).toMatch(/'--replicas <n>' argument 'two' is invalid/);
+    const missing = await yard([
+      '--server',
+      server.url,
+      'deployments',
+      'update',
+      'nope',
+      '--replicas',
+      '2',
+    ]);
+    expect(missing.error?.message).toMatch(/nope/);
   });
 
   it('deletes a deployment', async () => {

@@ -12,7 +12,10 @@ export const IRIS_FIXTURE = join(
   '../../../server/test/fixtures/iris-like-onnx',
 );
 
-/** A real server on SQLite in a temp folder where version 1 of model `iris` (alias `champion`) is the fixture. */
+/**
+ * A real server on SQLite in a temp folder where version 1 of model `iris` (alias `champion`) is
+ * the fixture, and so are the further versions asked for.
+ */
 export interface IrisServer {
   server: RunningServer;
   /** The server's temp folder (removed by `close`), free for a test's own files too. */
@@ -20,11 +23,24 @@ export interface IrisServer {
   close(): Promise<void>;
 }
 
+/** What {@link startIrisServer} sets up besides version 1. */
+export interface IrisServerOptions {
+  /**
+   * How many versions of `iris` to register, each from the same fixture files (default 1). Two
+   * give a rollout a candidate that behaves exactly like the primary.
+   */
+  versions?: number;
+}
+
 /**
  * Starts a server, uploads the fixture through the MLflow artifact proxy (as MLflow's client
- * does) and registers it as `iris` version 1 with the alias `champion`.
+ * does) and registers it as `iris` version 1 with the alias `champion` (and as versions 2, 3, ...
+ * when `options.versions` asks).
  */
-export async function startIrisServer(prefix: string): Promise<IrisServer> {
+export async function startIrisServer(
+  prefix: string,
+  options: IrisServerOptions = {},
+): Promise<IrisServer> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   const server = await startServer({
     ...DEFAULT_CONFIG,
@@ -48,7 +64,9 @@ export async function startIrisServer(prefix: string): Promise<IrisServer> {
     if (res.status !== 200) throw new Error(`uploading ${file} answered ${res.status}`);
   }
   await client.registeredModels.create({ name: 'iris' });
-  await client.modelVersions.create('iris', { source: `runs:/${run.info.runId}/model` });
+  for (let v = 1; v <= (options.versions ?? 1); v += 1) {
+    await client.modelVersions.create('iris', { source: `runs:/${run.info.runId}/model` });
+  }
   await client.registeredModels.setAlias('iris', 'champion', 1);
   return {
     server,
