@@ -423,6 +423,8 @@ export interface RolloutObservation {
 }
 
 const pct = (fraction: number): string => `${(fraction * 100).toFixed(2)}%`;
+const latency = (ms: number | null): string =>
+  ms === null ? 'unmeasured' : `${String(Math.round(ms * 100) / 100)} ms`;
 
 function measurementDetails(m: CanaryMeasurements | null): Record<string, unknown> {
   return m === null ? {} : { measurements: m };
@@ -569,7 +571,7 @@ export function evaluateRollout(
     agreement === null
       ? 'no mirrored request answered yet'
       : `${pct(agreement)} of ${String(shadow.mirrored)} mirrored answers agree with the primary's ` +
-        `(required ${pct(settings.minAgreement)}); candidate p95 ${String(candidate.p95LatencyMs ?? '-')} ms vs primary ${String(primary.p95LatencyMs ?? '-')} ms`;
+        `(required ${pct(settings.minAgreement)}); candidate p95 ${latency(candidate.p95LatencyMs)} vs primary ${latency(primary.p95LatencyMs)}`;
   const details = { ...healthDetails, mirrored: shadow.mirrored, agreed: shadow.agreed, agreement };
   if (!settings.autoPromote) {
     return hold(`Shadowing: ${summary}; promote or roll back by hand.`, details);

@@ -14,6 +14,8 @@ export interface ServerConfig {
   logLevel: string;
   /** Largest accepted request body, in bytes (artifact uploads stream and are not limited). */
   bodyLimit: number;
+  /** How often running rollouts are judged, in milliseconds. */
+  rolloutIntervalMs: number;
 }
 
 /** Settings as given by one source; every field optional. */
@@ -27,6 +29,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   artifactsDestination: './.modelyard/artifacts',
   logLevel: 'info',
   bodyLimit: 64 * 1024 * 1024,
+  rolloutIntervalMs: 1000,
 };
 
 const ENV_KEYS: Record<keyof ServerConfig, string> = {
@@ -36,6 +39,7 @@ const ENV_KEYS: Record<keyof ServerConfig, string> = {
   artifactsDestination: 'MODELYARD_ARTIFACTS_DESTINATION',
   logLevel: 'MODELYARD_LOG_LEVEL',
   bodyLimit: 'MODELYARD_BODY_LIMIT',
+  rolloutIntervalMs: 'MODELYARD_ROLLOUT_INTERVAL_MS',
 };
 
 /** The default config file, looked for in the working directory. */
@@ -70,7 +74,9 @@ function fromEnv(env: NodeJS.ProcessEnv): ServerConfigInput {
     if (raw === undefined || raw === '') continue;
     if (field === 'port') out.port = parsePort(raw, key);
     else if (field === 'bodyLimit') out.bodyLimit = parsePositiveInt(raw, 'body limit', key);
-    else out[field] = raw;
+    else if (field === 'rolloutIntervalMs') {
+      out.rolloutIntervalMs = parsePositiveInt(raw, 'rollout interval', key);
+    } else out[field] = raw;
   }
   if (env.MODELYARD_CONFIG) out.configFile = env.MODELYARD_CONFIG;
   return out;
@@ -106,7 +112,9 @@ function fromFile(path: string, required: boolean): ServerConfigInput {
     }
     if (key === 'port') out.port = parsePort(value as number, path);
     else if (key === 'bodyLimit') out.bodyLimit = parsePositiveInt(value as number, key, path);
-    else if (typeof value === 'string') (out as Record<string, string>)[key] = value;
+    else if (key === 'rolloutIntervalMs') {
+      out.rolloutIntervalMs = parsePositiveInt(value as number, key, path);
+    } else if (typeof value === 'string') (out as Record<string, string>)[key] = value;
     else {
       throw new InvalidParameterError(`Setting '${key}' in ${path} must be a string.`, {
         path,

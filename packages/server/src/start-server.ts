@@ -28,6 +28,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     metadataStore,
     artifactStore,
     bodyLimit: config.bodyLimit,
+    rolloutTickMs: config.rolloutIntervalMs,
     logLevel: config.logLevel === 'silent' ? false : config.logLevel,
     // Model copies live beside a local artifact folder (`.modelyard/model-cache` by default).
     modelCacheDir: /^[a-z][a-z0-9+.-]*:\/\//i.test(config.artifactsDestination)

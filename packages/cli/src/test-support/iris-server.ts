@@ -48,6 +48,8 @@ export async function startIrisServer(
     backendStoreUri: `sqlite:///${join(dir, 'yard.db')}`,
     artifactsDestination: join(dir, 'artifacts'),
     logLevel: 'silent',
+    // Rollouts in tests hold for fractions of a second; judge them often.
+    rolloutIntervalMs: 100,
   });
   const client = createClient({ baseUrl: server.url });
   const experiment = await client.experiments.create({ name: 'iris' });

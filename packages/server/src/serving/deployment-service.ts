@@ -412,7 +412,7 @@ export class DeploymentService {
       maxConcurrency,
       batching,
       status: 'loading',
-      statusReason: '',
+      statusReason: `Loading ${version.name} version ${version.version}.`,
     };
     const deployment = await this.#store.createDeployment({
       name: request.name,
@@ -594,7 +594,7 @@ export class DeploymentService {
         batching:
           request.batching === undefined ? primary.batching : checkBatching(request.batching),
         status: 'loading',
-        statusReason: '',
+        statusReason: `Loading ${version.name} version ${version.version}.`,
       };
       const variants = [...current.variants.filter((v) => v.role === 'primary'), candidate];
       return {
@@ -1117,11 +1117,11 @@ export class DeploymentService {
       const before = new Map(slot.deployment.variants.map((v) => [v.name, v]));
       const marked = variants.map((v) => {
         const old = before.get(v.name);
-        return old !== undefined &&
-          loadKeyOf(old) !== loadKeyOf(v) &&
-          slot.runtimes.get(v.name)?.model === undefined
-          ? { ...v, status: 'loading' as const }
-          : v;
+        if (old === undefined || loadKeyOf(old) === loadKeyOf(v)) return v;
+        const reload = `Loading ${v.modelName} version ${v.modelVersion} on ${String(v.replicas)} replica${v.replicas === 1 ? '' : 's'}`;
+        return slot.runtimes.get(v.name)?.model === undefined
+          ? { ...v, status: 'loading' as const, statusReason: `${reload}.` }
+          : { ...v, statusReason: `${reload}; the previous copy serves meanwhile.` };
       });
       const splitter = createTrafficSplitter(marked, { salt: name });
       const deployment = await this.#store.updateDeployment(name, {
@@ -1316,7 +1316,11 @@ export class DeploymentService {
       if (!current.variants.some((v) => v.name === variantName)) return null;
       const variants = current.variants.map((v) =>
         v.name === variantName
-          ? { ...v, status, statusReason: failedReload ? v.statusReason : reason }
+          ? {
+              ...v,
+              status,
+              statusReason: failedReload ? `${reason}; the previous copy serves on.` : reason,
+            }
           : v,
       );
       const rollout = current.rollout;
