@@ -424,7 +424,7 @@ export function registerDeploymentRoutes(
         response: { 200: MetricsSchema, ...ERROR_RESPONSES },
       },
     },
-    async (request) => deployments.metrics(request.params.name),
+    (request, reply) => reply.send(deployments.metrics(request.params.name)),
   );
 
   app.delete<{ Params: Static<typeof NameParams>; Querystring: Static<typeof DeleteQuery> }>(
