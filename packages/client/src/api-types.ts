@@ -1,21 +1,16 @@
 import type {
-  AbReport,
   BatchingOptions,
   DeploymentEvent,
-  DeploymentStatus,
   Experiment,
   Metric,
   ModelVersion,
   Param,
   RegisteredModel,
   RolloutOptions,
-  RolloutPhase,
   RolloutStrategy,
   Run,
   RunStatus,
   Tag,
-  VariantRole,
-  VariantStatus,
   ViewType,
 } from '@modelyard/core';
 
@@ -215,46 +210,4 @@ export interface OutcomeInput {
   value: number;
 }
 
-/** One variant's live figures in {@link DeploymentMetrics}. */
-export interface VariantMetrics {
-  name: string;
-  role: VariantRole;
-  /** Share of traffic, 0 to 100. */
-  weight: number;
-  modelVersion: string;
-  status: VariantStatus;
-  /** Over the current window: the rollout's stage or phase (what the gates judge). */
-  window: {
-    requests: number;
-    errors: number;
-    p50LatencyMs: number | null;
-    p95LatencyMs: number | null;
-    p99LatencyMs: number | null;
-    /** When the window began (ms since the epoch). */
-    since: number;
-  };
-  /** Since the variant was loaded. */
-  totalRequests: number;
-  totalErrors: number;
-  inFlight: number;
-  /** Shadow variants: mirrored requests answered, how many agreed with the primary, their share. */
-  shadow?: { mirrored: number; agreed: number; agreement: number | null };
-}
-
-/** `GET /api/v1/deployments/{name}/metrics`: live per-variant figures and the rollout's state. */
-export interface DeploymentMetrics {
-  deployment: string;
-  status: DeploymentStatus;
-  variants: VariantMetrics[];
-  /** The rollout in progress or the last one; null when there has been none. */
-  rollout: {
-    strategy: RolloutStrategy;
-    phase: RolloutPhase;
-    /** The candidate's variant name. */
-    candidate: string;
-    /** The latest decision's reason. */
-    lastDecision: string;
-    /** The A/B report when the rollout is an A/B test with a metric. */
-    ab: AbReport | null;
-  } | null;
-}
+export type { DeploymentMetrics, VariantMetrics } from '@modelyard/core';

@@ -16,6 +16,7 @@ import {
 } from './canary-policy.js';
 import type { CanaryGates, CanaryMeasurements, VariantObservation } from './canary-policy.js';
 import type {
+  DeploymentStatus,
   OutcomeAggregate,
   OutcomeMetric,
   Rollout,
@@ -23,6 +24,7 @@ import type {
   RolloutSettings,
   RolloutStrategy,
   VariantRole,
+  VariantStatus,
 } from './deployment.js';
 import { InvalidParameterError, InvalidStateError } from './errors.js';
 import { twoProportionZTest, welchTTest } from './significance.js';
@@ -902,4 +904,50 @@ export function parseRollout(value: unknown): Rollout {
     reason: str('reason'),
     lastDecision: str('lastDecision'),
   };
+}
+
+// ---- live figures ----
+
+/** One variant's live figures in {@link DeploymentMetrics}. */
+export interface VariantMetrics {
+  name: string;
+  role: VariantRole;
+  /** Share of traffic, 0 to 100. */
+  weight: number;
+  modelVersion: string;
+  status: VariantStatus;
+  /** Over the current window: the rollout's stage or phase (what the gates judge). */
+  window: {
+    requests: number;
+    errors: number;
+    p50LatencyMs: number | null;
+    p95LatencyMs: number | null;
+    p99LatencyMs: number | null;
+    /** When the window began (ms since the epoch). */
+    since: number;
+  };
+  /** Since the variant was loaded. */
+  totalRequests: number;
+  totalErrors: number;
+  inFlight: number;
+  /** Shadow variants: mirrored requests answered, how many agreed with the primary, their share. */
+  shadow?: { mirrored: number; agreed: number; agreement: number | null };
+}
+
+/** `GET /api/v1/deployments/{name}/metrics`: live per-variant figures and the rollout's state. */
+export interface DeploymentMetrics {
+  deployment: string;
+  status: DeploymentStatus;
+  variants: VariantMetrics[];
+  /** The rollout in progress or the last one; null when there has been none. */
+  rollout: {
+    strategy: RolloutStrategy;
+    phase: RolloutPhase;
+    /** The candidate's variant name. */
+    candidate: string;
+    /** The latest decision's reason. */
+    lastDecision: string;
+    /** The A/B report when the rollout is an A/B test with a metric. */
+    ab: AbReport | null;
+  } | null;
 }

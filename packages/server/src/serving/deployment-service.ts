@@ -24,6 +24,7 @@ import type {
   BatchingOptions,
   Deployment,
   DeploymentEvent,
+  DeploymentMetrics,
   DeploymentStatus,
   DeploymentVariant,
   ModelVersion,
@@ -50,7 +51,6 @@ import { createJsRuntime } from './js-runtime.js';
 import { createOnnxRuntime } from './onnx-runtime.js';
 import { createTfjsRuntime } from './tfjs-runtime.js';
 import { VariantMeter } from './variant-meter.js';
-import type { VariantFigures } from './variant-meter.js';
 
 /** The actor recorded on events the server causes itself (loads, rollout decisions). */
 export const SYSTEM_ACTOR = 'modelyard';
@@ -194,28 +194,6 @@ export interface RouteOptions {
   headers?: Readonly<Record<string, string | string[] | undefined>> | undefined;
   /** The request's `parameters` (OIP v2) or `params` (MLflow scoring). */
   parameters?: unknown;
-}
-
-/** Live figures of a deployment, for status pages and the rollout's report. */
-export interface DeploymentMetrics {
-  deployment: string;
-  status: DeploymentStatus;
-  variants: (VariantFigures & {
-    name: string;
-    role: DeploymentVariant['role'];
-    weight: number;
-    modelVersion: string;
-    status: DeploymentVariant['status'];
-    /** Shadow variants: mirrored requests answered and how many agreed with the primary. */
-    shadow?: { mirrored: number; agreed: number; agreement: number | null };
-  })[];
-  rollout: {
-    strategy: Rollout['strategy'];
-    phase: Rollout['phase'];
-    candidate: string;
-    lastDecision: string;
-    ab: AbReport | null;
-  } | null;
 }
 
 /** Where the {@link DeploymentService} gets its parts. */
