@@ -33,6 +33,7 @@ interface RolloutFlags extends BatchingFlags {
   hold?: number | number[];
   maxErrorRateIncrease?: number;
   maxP95Ratio?: number;
+  minP95IncreaseMs?: number;
   minRequests?: number;
   weight?: number;
   stickyHeader?: string;
@@ -71,6 +72,9 @@ function rolloutInput(flags: RolloutFlags): RolloutInput {
     }),
     ...(flags.maxP95Ratio !== undefined && { maxP95LatencyRatio: flags.maxP95Ratio }),
     ...(flags.minRequests !== undefined && { minRequests: flags.minRequests }),
+    ...(flags.minP95IncreaseMs !== undefined && {
+      minP95LatencyIncreaseMs: flags.minP95IncreaseMs,
+    }),
   };
   const batching = batchingFrom(flags);
   return {
@@ -275,6 +279,11 @@ export function addRolloutCommands(deployments: Command, io: CliIo): void {
       '--max-p95-ratio <ratio>',
       "gate: largest candidate p95 latency over the primary's",
       positiveNumber,
+    )
+    .option(
+      '--min-p95-increase-ms <ms>',
+      'gate: the latency gate also needs the candidate this many ms slower (default 2)',
+      nonNegativeNumber,
     )
     .option(
       '--min-requests <n>',
