@@ -12,3 +12,4 @@ export * from './traffic-split.js';
 export * from './significance.js';
 export * from './canary-policy.js';
 export * from './rollout.js';
+export * from './pipeline-cache.js';
