@@ -235,6 +235,17 @@ export function runArtifactStoreContract(
       await expect(store.get('folder/missing.txt')).rejects.toBeInstanceOf(NotFoundError);
     });
 
+    it('stats a file without reading it, and answers null for a missing file or a folder', async () => {
+      await store.put('folder/inside.bin', generatedBody(70_000, 3));
+      expect(await store.stat('folder/inside.bin')).toEqual({ size: 70_000 });
+      await store.put('empty.txt', Readable.from([]));
+      expect(await store.stat('./empty.txt')).toEqual({ size: 0 });
+      expect(await store.stat('missing.txt')).toBeNull();
+      expect(await store.stat('folder')).toBeNull();
+      expect(await store.stat('folder/missing.txt')).toBeNull();
+      expect(await store.stat('folder/inside.bin/below')).toBeNull();
+    });
+
     it('assembles a multipart upload of three parts in part-number order', async () => {
       const sizes = [5 * MIB, 5 * MIB + 17, 1234];
       const path = 'models/big/model.onnx';
@@ -326,6 +337,7 @@ export function runArtifactStoreContract(
       for (const path of ['', '.', './', '/']) {
         await expect(store.put(path, text('x'))).rejects.toBeInstanceOf(InvalidParameterError);
         await expect(store.get(path)).rejects.toBeInstanceOf(InvalidParameterError);
+        await expect(store.stat(path)).rejects.toBeInstanceOf(InvalidParameterError);
         await expect(store.createMultipartUpload(path)).rejects.toBeInstanceOf(
           InvalidParameterError,
         );
@@ -340,6 +352,7 @@ export function runArtifactStoreContract(
         const calls: [string, () => Promise<unknown>][] = [
           ['put', () => refused.put(path, body)],
           ['get', () => refused.get(path)],
+          ['stat', () => refused.stat(path)],
           ['list', () => refused.list(path)],
           ['delete', () => refused.delete(path)],
           ['createMultipartUpload', () => refused.createMultipartUpload(path)],

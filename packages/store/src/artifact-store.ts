@@ -16,6 +16,12 @@ export interface ArtifactWriteResult {
   sha256: string;
 }
 
+/** What `stat` reports about an existing file. */
+export interface ArtifactStat {
+  /** Size in bytes. */
+  size: number;
+}
+
 export interface ArtifactRead {
   body: Readable;
   size: number;
@@ -37,6 +43,11 @@ export interface ArtifactStore {
   put(path: string, body: Readable): Promise<ArtifactWriteResult>;
   /** Opens one file. Throws `NotFoundError` when absent. */
   get(path: string): Promise<ArtifactRead>;
+  /**
+   * The size of one file without reading it (a stat, a HEAD request); null when there is no file
+   * at `path` (absent, or a folder).
+   */
+  stat(path: string): Promise<ArtifactStat | null>;
   /** Direct children of a folder ('' is the root); empty when the folder does not exist. */
   list(path: string): Promise<ArtifactEntry[]>;
   /** Deletes a file, or a folder with everything under it. Missing paths are not an error. */

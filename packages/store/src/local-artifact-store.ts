@@ -9,6 +9,7 @@ import { HashingPassThrough } from './artifact-hashing.js';
 import type {
   ArtifactEntry,
   ArtifactRead,
+  ArtifactStat,
   ArtifactStore,
   ArtifactWriteResult,
   UploadedPart,
@@ -81,6 +82,19 @@ export class LocalArtifactStore implements ArtifactStore {
       return { body: handle.createReadStream(), size: info.size };
     } catch (error) {
       await handle.close();
+      throw error;
+    }
+  }
+
+  /** The file's size from one `stat`; null when absent or a folder. */
+  async stat(path: string): Promise<ArtifactStat | null> {
+    const relative = this.#checkPath(path, true);
+    try {
+      const info = await stat(this.#absolute(relative));
+      return info.isFile() ? { size: info.size } : null;
+    } catch (error) {
+      const code = errnoCode(error);
+      if (code === 'ENOENT' || code === 'ENOTDIR') return null;
       throw error;
     }
   }

@@ -13,6 +13,7 @@ import { HashingPassThrough } from './artifact-hashing.js';
 import type {
   ArtifactEntry,
   ArtifactRead,
+  ArtifactStat,
   ArtifactStore,
   ArtifactWriteResult,
   UploadedPart,
@@ -191,6 +192,22 @@ export class S3ArtifactStore implements ArtifactStore {
       if (s3ErrorName(error) === 'NoSuchKey' || httpStatus(error) === 404) {
         throw this.#translate(error, path, 'get');
       }
+      throw this.#translate(error, path);
+    }
+  }
+
+  /** One HeadObject; null when no object has that key (a folder is only a prefix: null too). */
+  async stat(path: string): Promise<ArtifactStat | null> {
+    const key = this.#key(resolveArtifactFilePath(path));
+    const { client, s3 } = await this.#connect();
+    try {
+      const response = await client.send(
+        new s3.HeadObjectCommand({ Bucket: this.bucket, Key: key }),
+      );
+      return { size: response.ContentLength ?? 0 };
+    } catch (error) {
+      // A HEAD answer has no body, so a missing key (or bucket) reads as a bare 404 'NotFound'.
+      if (s3ErrorName(error) === 'NotFound' || httpStatus(error) === 404) return null;
       throw this.#translate(error, path);
     }
   }
