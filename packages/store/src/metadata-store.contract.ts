@@ -11,7 +11,7 @@ import {
   startRollout,
 } from '@modelyard/core';
 import type { Comparison, DeploymentVariant, Filter, Metric, OrderBy } from '@modelyard/core';
-import type { MetadataStore } from './metadata-store.js';
+import type { MetadataStore, PutPipelineCacheEntryInput } from './metadata-store.js';
 
 /** A fresh, not yet migrated store on an empty database of its own. */
 export interface MetadataStoreFixture {
@@ -1453,6 +1453,109 @@ export function runMetadataStoreContract(
           expect(last.items.map((e) => e.reason)).toEqual(['r3']);
           expect(await events('d', 2, 50)).toEqual({ items: [], nextOffset: null });
           await expect(events('d', 0)).rejects.toBeInstanceOf(InvalidParameterError);
+        });
+      });
+
+      // ------------------------------------------------------------ pipeline cache
+      describe('pipeline cache', () => {
+        const key = (n: number) => n.toString(16).padStart(64, '0');
+        const digest = (n: number) => `sha256:${n.toString(16).padStart(64, 'f')}`;
+        const entry = (n: number, patch: Partial<PutPipelineCacheEntryInput> = {}) => ({
+          key: key(n),
+          outputDigest: digest(n),
+          metadata: { serializer: 'json', shape: [2, 3], nested: { ok: true } },
+          pipelineRunId: `run-${n}`,
+          stepName: 'train',
+          ...patch,
+        });
+
+        it('writes an entry and reads it back with its time', async () => {
+          const before = Date.now();
+          const put = await store.putPipelineCacheEntry(entry(1));
+          expect(put).toEqual({ ...entry(1), createdAt: put.createdAt });
+          expect(put.createdAt).toBeGreaterThanOrEqual(before);
+          expect(put.createdAt).toBeLessThanOrEqual(Date.now());
+          expect(await store.getPipelineCacheEntry(key(1))).toEqual(put);
+        });
+
+        it('throws NotFoundError naming the key when there is no entry', async () => {
+          const missing = store.getPipelineCacheEntry(key(404));
+          await expect(missing).rejects.toBeInstanceOf(NotFoundError);
+          await expect(missing).rejects.toThrow(key(404));
+        });
+
+        it('replaces an entry written again, keeping the others', async () => {
+          const first = await store.putPipelineCacheEntry(entry(1));
+          await store.putPipelineCacheEntry(entry(2));
+          const second = await store.putPipelineCacheEntry(
+            entry(1, { outputDigest: digest(9), metadata: {}, pipelineRunId: 'run-9' }),
+          );
+          expect(second).toMatchObject({ outputDigest: digest(9), metadata: {} });
+          expect(second.createdAt).toBeGreaterThanOrEqual(first.createdAt);
+          expect(await store.getPipelineCacheEntry(key(1))).toEqual(second);
+          expect((await store.getPipelineCacheEntry(key(2))).outputDigest).toBe(digest(2));
+        });
+
+        it('deletes an entry, and deleting a missing one is not an error', async () => {
+          await store.putPipelineCacheEntry(entry(1));
+          await store.deletePipelineCacheEntry(key(1));
+          await expect(store.getPipelineCacheEntry(key(1))).rejects.toBeInstanceOf(NotFoundError);
+          await store.deletePipelineCacheEntry(key(1));
+        });
+
+        it('keeps metadata that needs escaping and step names in any script', async () => {
+          const metadata = { quote: `it's "x"`, unicode: 'münchen 東京 🚀', empty: '', n: -1.5 };
+          await store.putPipelineCacheEntry(entry(3, { metadata, stepName: 'étape/1' }));
+          expect(await store.getPipelineCacheEntry(key(3))).toMatchObject({
+            metadata,
+            stepName: 'étape/1',
+          });
+        });
+
+        it('refuses bad keys, digests and metadata with InvalidParameterError', async () => {
+          for (const bad of [
+            '',
+            'abc',
+            key(0xabc).toUpperCase(),
+            `${key(1)}0`,
+            `sha256:${key(1)}`,
+          ]) {
+            await expect(store.getPipelineCacheEntry(bad)).rejects.toBeInstanceOf(
+              InvalidParameterError,
+            );
+            await expect(store.putPipelineCacheEntry(entry(1, { key: bad }))).rejects.toThrow(
+              /64 lower-case hex digits/,
+            );
+            await expect(store.deletePipelineCacheEntry(bad)).rejects.toBeInstanceOf(
+              InvalidParameterError,
+            );
+          }
+          await expect(
+            store.putPipelineCacheEntry(entry(1, { outputDigest: key(1) })),
+          ).rejects.toThrow(/outputDigest/);
+          await expect(
+            store.putPipelineCacheEntry(
+              entry(1, { metadata: [] as unknown as Record<string, never> }),
+            ),
+          ).rejects.toThrow(/JSON object/);
+          await expect(store.putPipelineCacheEntry(entry(1, { stepName: '' }))).rejects.toThrow(
+            /stepName/,
+          );
+          await expect(store.getPipelineCacheEntry(key(1))).rejects.toBeInstanceOf(NotFoundError);
+        });
+
+        it('lets two stores write one key at once: one complete entry wins', async () => {
+          const second = await another();
+          await Promise.all(
+            Array.from({ length: 12 }, (_, i) =>
+              (i % 2 === 0 ? store : second).putPipelineCacheEntry(
+                entry(5, { outputDigest: digest(100 + i), pipelineRunId: `run-${i}` }),
+              ),
+            ),
+          );
+          const winner = await second.getPipelineCacheEntry(key(5));
+          const i = Number(winner.pipelineRunId.slice('run-'.length));
+          expect(winner.outputDigest).toBe(digest(100 + i));
         });
       });
 

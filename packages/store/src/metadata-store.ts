@@ -13,6 +13,7 @@ import type {
   ModelVersion,
   OrderBy,
   Param,
+  PipelineCacheEntry,
   RegisteredModel,
   Rollout,
   Run,
@@ -151,6 +152,9 @@ export interface UpdateDeploymentInput {
    */
   event?: DeploymentEventInput | undefined;
 }
+
+/** A pipeline cache write: the entry without its time, which the store stamps. */
+export type PutPipelineCacheEntryInput = Omit<PipelineCacheEntry, 'createdAt'>;
 
 /** An event to record with a deployment change. */
 export interface DeploymentEventInput {
@@ -310,4 +314,20 @@ export interface MetadataStore {
    * `NotFoundError` only when the name has no events at all.
    */
   listDeploymentEvents(name: string, page: PageRequest): Promise<Page<DeploymentEvent>>;
+
+  // ---- pipeline step cache ----
+  /**
+   * The cache entry under `key` (a sha256 hex). Throws `NotFoundError` when there is none and
+   * `InvalidParameterError` for a key that is not 64 lower-case hex digits.
+   */
+  getPipelineCacheEntry(key: string): Promise<PipelineCacheEntry>;
+  /**
+   * Writes the entry under its key, replacing any entry already there (last write wins, also
+   * under concurrent writes); `createdAt` becomes now. Throws `InvalidParameterError` for a bad
+   * key or digest (`sha256:<hex>`), metadata that is not a JSON object, or an empty run id or
+   * step name.
+   */
+  putPipelineCacheEntry(entry: PutPipelineCacheEntryInput): Promise<PipelineCacheEntry>;
+  /** Removes the entry under `key`; a missing entry is not an error. */
+  deletePipelineCacheEntry(key: string): Promise<void>;
 }

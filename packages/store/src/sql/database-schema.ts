@@ -208,6 +208,19 @@ export interface DeploymentEventsTable {
   details: string;
 }
 
+/**
+ * The pipeline step cache, one row per cache key (a sha256 hex). `metadata` is the JSON text of
+ * an object; `output_digest` is `sha256:<hex>`.
+ */
+export interface PipelineCacheTable {
+  cache_key: string;
+  output_digest: string;
+  metadata: string;
+  pipeline_run_id: string;
+  step_name: string;
+  created_at: number;
+}
+
 export interface SchemaMigrationsTable {
   name: string;
   applied_at: number;
@@ -237,5 +250,6 @@ export interface MetadataDatabase {
   registered_model_aliases: RegisteredModelAliasesTable;
   deployments: DeploymentsTable;
   deployment_events: DeploymentEventsTable;
+  pipeline_cache: PipelineCacheTable;
   modelyard_schema_migrations: SchemaMigrationsTable;
 }

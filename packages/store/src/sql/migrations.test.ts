@@ -55,7 +55,11 @@ async function upgradeFromInitial(backend: SqlBackend): Promise<void> {
     })
     .execute();
 
-  expect(await applyMigrations(backend, ROOT)).toEqual({ applied: ['0003_deployment_rollouts'] });
+  const upToRollouts = SCHEMA_MIGRATIONS.filter((m) => m.name <= '0003_deployment_rollouts');
+  expect(await applyMigrations(backend, ROOT, upToRollouts)).toEqual({
+    applied: ['0003_deployment_rollouts'],
+  });
+  expect(await applyMigrations(backend, ROOT)).toEqual({ applied: ['0004_pipeline_cache'] });
   expect(await applyMigrations(backend, ROOT)).toEqual({ applied: [] });
 
   const store = new SqlMetadataStore(backend, { defaultArtifactRoot: ROOT });
@@ -85,10 +89,19 @@ async function upgradeFromInitial(backend: SqlBackend): Promise<void> {
     actor: 'alice',
   });
   expect(await store.listDeployments()).toEqual([deployment]);
+
+  const cached = await store.putPipelineCacheEntry({
+    key: 'c'.repeat(64),
+    outputDigest: `sha256:${'d'.repeat(64)}`,
+    metadata: { serializer: 'json' },
+    pipelineRunId: 'run-1',
+    stepName: 'load',
+  });
+  expect(await store.getPipelineCacheEntry('c'.repeat(64))).toEqual(cached);
 }
 
 describe('schema migrations', () => {
-  it('upgrades a SQLite database of the first release to the deployment tables', async () => {
+  it('upgrades a SQLite database of the first release to the latest schema', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'modelyard-migrate-'));
     const backend = createSqliteBackend(join(dir, 'old.db'));
     try {
@@ -100,7 +113,7 @@ describe('schema migrations', () => {
   });
 
   it.skipIf(!pgUrl)(
-    'upgrades a PostgreSQL database of the first release to the deployment tables',
+    'upgrades a PostgreSQL database of the first release to the latest schema',
     async () => {
       const url = pgUrl ?? '';
       const schema = `modelyard_test_${randomBytes(6).toString('hex')}`;

@@ -353,11 +353,34 @@ async function addDeploymentRollout(db: Kysely<unknown>): Promise<void> {
   await db.schema.alterTable('deployments').addColumn('rollout', 'text').execute();
 }
 
+/**
+ * The pipeline step cache: which output blob (by digest) a step with a given cache key produced.
+ * The key is a sha256 hex, so 64 characters; the row is replaced as a whole on every write.
+ */
+async function createPipelineCache(
+  db: Kysely<unknown>,
+  dialect: 'sqlite' | 'postgres',
+): Promise<void> {
+  // Byte-order text on PostgreSQL, as in the earlier tables.
+  const txt = (c: ColumnDefinitionBuilder) =>
+    dialect === 'postgres' ? c.modifyFront(sql`COLLATE "C"`) : c;
+  await db.schema
+    .createTable('pipeline_cache')
+    .addColumn('cache_key', 'varchar(64)', (c) => txt(c).primaryKey())
+    .addColumn('output_digest', 'text', (c) => txt(c).notNull())
+    .addColumn('metadata', 'text', (c) => c.notNull())
+    .addColumn('pipeline_run_id', 'text', (c) => txt(c).notNull())
+    .addColumn('step_name', 'text', (c) => txt(c).notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .execute();
+}
+
 /** Every migration, oldest first. Append new ones; never edit an applied one. */
 export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
   { name: '0001_initial', up: createInitialSchema },
   { name: '0002_deployments', up: createDeploymentTables },
   { name: '0003_deployment_rollouts', up: addDeploymentRollout },
+  { name: '0004_pipeline_cache', up: createPipelineCache },
 ];
 
 /** What `applyMigrations` did. */

@@ -11,6 +11,8 @@ import {
   InvalidStateError,
   MODEL_STAGES,
   NotFoundError,
+  validateCacheKey,
+  validatePipelineCacheEntryInput,
 } from '@modelyard/core';
 import type {
   DatasetInput,
@@ -25,6 +27,7 @@ import type {
   ModelVersion,
   ModelVersionStatus,
   Param,
+  PipelineCacheEntry,
   RegisteredModel,
   Run,
   RunInfo,
@@ -45,6 +48,7 @@ import type {
   MetricHistoryBulkIntervalQuery,
   Page,
   PageRequest,
+  PutPipelineCacheEntryInput,
   SearchExperimentsQuery,
   SearchLoggedModelsQuery,
   SearchRegistryQuery,
@@ -55,6 +59,7 @@ import type {
 import type {
   ExperimentsTable,
   LoggedModelsTable,
+  PipelineCacheTable,
   ModelVersionsTable,
   RegisteredModelsTable,
   RunsTable,
@@ -110,6 +115,30 @@ function encodeValue(value: number): { value: number; is_nan: number } {
 
 function decodeValue(value: number, isNan: number | boolean): number {
   return isNan === 1 || isNan === true ? NaN : value;
+}
+
+/** A cache row as the domain's entry; the metadata must still decode to a JSON object. */
+function toPipelineCacheEntry(row: Selectable<PipelineCacheTable>): PipelineCacheEntry {
+  let metadata: unknown;
+  try {
+    metadata = JSON.parse(row.metadata);
+  } catch {
+    metadata = undefined;
+  }
+  if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
+    throw new Error(
+      `The metadata of pipeline cache entry '${row.cache_key}' is not a JSON object ` +
+        `(${row.metadata.slice(0, 100)}); the row was changed outside Modelyard. Delete the entry.`,
+    );
+  }
+  return {
+    key: row.cache_key,
+    outputDigest: row.output_digest,
+    metadata: metadata as Record<string, unknown>,
+    pipelineRunId: row.pipeline_run_id,
+    stepName: row.step_name,
+    createdAt: row.created_at,
+  };
 }
 
 /** Splits `rows` so that one INSERT binds at most MAX_BOUND_PARAMETERS values. */
@@ -1395,6 +1424,54 @@ export class SqlMetadataStore implements MetadataStore {
       }
     }
     return toPage(rows.map(toDeploymentEvent), page);
+  }
+
+  // ------------------------------------------------------------------ pipeline cache
+
+  async getPipelineCacheEntry(key: string): Promise<PipelineCacheEntry> {
+    validateCacheKey(key);
+    const row = await this.#db
+      .selectFrom('pipeline_cache')
+      .selectAll()
+      .where('cache_key', '=', key)
+      .executeTakeFirst();
+    if (!row) {
+      throw new NotFoundError(
+        `No pipeline cache entry has key '${key}': the step has not run with these inputs ` +
+          `(or its entry was deleted).`,
+        { key },
+      );
+    }
+    return toPipelineCacheEntry(row);
+  }
+
+  async putPipelineCacheEntry(entry: PutPipelineCacheEntryInput): Promise<PipelineCacheEntry> {
+    validateCacheKey(entry.key);
+    const checked = validatePipelineCacheEntryInput(entry);
+    const values = {
+      output_digest: checked.outputDigest,
+      metadata: JSON.stringify(checked.metadata),
+      pipeline_run_id: checked.pipelineRunId,
+      step_name: checked.stepName,
+      created_at: Date.now(),
+    };
+    // One upsert statement: concurrent writers of one key never collide, the last one wins.
+    const row = await this.#backend.write((trx) =>
+      trx
+        .insertInto('pipeline_cache')
+        .values({ cache_key: entry.key, ...values })
+        .onConflict((oc) => oc.column('cache_key').doUpdateSet(values))
+        .returningAll()
+        .executeTakeFirstOrThrow(),
+    );
+    return toPipelineCacheEntry(row);
+  }
+
+  async deletePipelineCacheEntry(key: string): Promise<void> {
+    validateCacheKey(key);
+    await this.#backend.write((trx) =>
+      trx.deleteFrom('pipeline_cache').where('cache_key', '=', key).execute(),
+    );
   }
 
   // ------------------------------------------------------------------ internals: lookups
