@@ -7,15 +7,16 @@ import globals from 'globals';
 /**
  * Layering from DESIGN.md: which packages each package may import.
  * `core` imports nothing of ours; `store` imports `core`; `server` imports `core` and `store`;
- * `client` imports `core` types only; `cli` imports `client`, `core` and the server's public entry
- * (to run `yard server`).
+ * `client` imports `core` types only; `pipelines` imports `client` and `core`; `cli` imports
+ * `client`, `core`, `pipelines` and the server's public entry (to run `yard server`).
  */
 const layers = {
   core: [],
   store: ['core'],
   server: ['core', 'store'],
   client: ['core'],
-  cli: ['core', 'client', 'server'],
+  pipelines: ['core', 'client'],
+  cli: ['core', 'client', 'pipelines', 'server'],
 };
 const all = Object.keys(layers);
 

@@ -5,6 +5,7 @@ import type { CliIo } from './cli-io.js';
 import { addDeploymentsCommand } from './deployments-command.js';
 import { addExperimentsCommand } from './experiments-command.js';
 import { addModelsCommand } from './models-command.js';
+import { addRunCommand } from './pipeline-command.js';
 import { addRunsCommand } from './runs-command.js';
 import { addServerOption } from './server-connection.js';
 import { addServerCommand } from './server-command.js';
@@ -28,6 +29,7 @@ export function buildProgram(io: CliIo = processIo): Command {
       '  $ yard experiments list\n' +
       '  $ yard runs search --experiment churn --order-by "metrics.rmse ASC"\n' +
       '  $ yard models list --json\n' +
+      '  $ yard run pipeline.ts --param epochs=20\n' +
       '  $ yard --server http://yard.internal:5000 experiments list\n',
   );
   addServerCommand(program);
@@ -43,6 +45,7 @@ export function buildProgram(io: CliIo = processIo): Command {
   addRunsCommand(program, io);
   addModelsCommand(program, io);
   addDeploymentsCommand(program, io);
+  addRunCommand(program, io);
   routeOutput(program, io);
   return program;
 }

@@ -4,6 +4,7 @@ import type { YardClient } from '@modelyard/client';
 import { parseFilter, parseOrderBy } from '@modelyard/core';
 import type { Run } from '@modelyard/core';
 import { CliError } from './cli-io.js';
+import { addRunShowCommand } from './pipeline-command.js';
 import type { CliIo } from './cli-io.js';
 import { clientFor, withServer } from './server-connection.js';
 import { formatNumber, formatTime, positiveInt, renderTable, toJson } from './table-format.js';
@@ -103,8 +104,10 @@ export function addRunsCommand(program: Command, io: CliIo): void {
       'after',
       '\nExamples:\n' +
         '  $ yard runs search --experiment churn\n' +
-        '  $ yard runs search --experiment churn,churn-v2 --filter "metrics.rmse < 0.5" --order-by "metrics.rmse ASC"\n',
+        '  $ yard runs search --experiment churn,churn-v2 --filter "metrics.rmse < 0.5" --order-by "metrics.rmse ASC"\n' +
+        '  $ yard runs show 5f0c8e0d1a2b4c3d\n',
     );
+  addRunShowCommand(runs, io);
 
   runs
     .command('search')
