@@ -105,6 +105,38 @@ export default tseslint.config(
     },
   })),
   {
+    // Examples use the platform as its users do: through the client, core and the pipelines SDK.
+    files: ['examples/**/*.ts', 'examples/**/*.mjs'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@modelyard/*/src', '@modelyard/*/src/*', '@modelyard/*/dist/*'],
+              message: 'Import another package through its public entry point only.',
+            },
+            {
+              group: [
+                '@modelyard/*',
+                '!@modelyard/client',
+                '!@modelyard/core',
+                '!@modelyard/pipelines',
+              ],
+              message:
+                'DESIGN.md layering: examples may import only @modelyard/client, @modelyard/core ' +
+                'and @modelyard/pipelines.',
+            },
+            {
+              group: ['**/packages/*/src/*', '**/packages/*/dist/*'],
+              message: 'Relative imports may not reach into packages; import their public entry.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.test.ts', '**/*.contract.ts', '**/test-support/**/*.ts'],
     rules: {
       '@typescript-eslint/no-non-null-assertion': 'off',

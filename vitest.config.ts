@@ -10,6 +10,7 @@ export default defineConfig({
     include: [
       'packages/*/src/**/*.test.ts',
       'packages/*/test/**/*.test.ts',
+      'examples/*/src/**/*.test.ts',
       'interop/**/*.test.ts',
     ],
     exclude: ['**/node_modules/**', '**/dist/**'],
