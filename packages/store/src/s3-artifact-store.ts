@@ -163,16 +163,16 @@ export class S3ArtifactStore implements ArtifactStore {
       queueSize: 2,
       leavePartsOnError: false,
     });
-    try {
-      const uploaded = upload.done().catch((error: unknown) => {
-        // Unblock (and fail) the body's pipeline when S3 gives up first.
-        hasher.destroy(error instanceof Error ? error : new Error(String(error)));
-        throw error;
-      });
-      await Promise.all([pipeline(body, hasher), uploaded]);
-    } catch (error) {
-      throw this.#translate(error, path);
-    }
+    const uploaded = upload.done().catch((error: unknown) => {
+      // Unblock (and fail) the body's pipeline when S3 gives up first.
+      hasher.destroy(error instanceof Error ? error : new Error(String(error)));
+      throw error;
+    });
+    // Both settle whichever fails first (each failure ends the other). Waiting for the upload
+    // too means a failed put has aborted its multipart upload, leaving nothing, when it throws.
+    const [piped, stored] = await Promise.allSettled([pipeline(body, hasher), uploaded]);
+    if (piped.status === 'rejected') throw this.#translate(piped.reason, path);
+    if (stored.status === 'rejected') throw this.#translate(stored.reason, path);
     return { size: hasher.byteCount, sha256: hasher.sha256() };
   }
 
