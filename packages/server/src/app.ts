@@ -12,7 +12,10 @@ import { registerMlflowScoringRoutes } from './routes/mlflow-scoring.js';
 import { registerNativeV1Routes } from './routes/native-v1.js';
 import { registerOipV2Routes } from './routes/oip-v2.js';
 import { DeploymentService } from './serving/deployment-service.js';
+import { BlobService } from './services/blob-service.js';
+import { PipelineCacheService } from './services/pipeline-cache-service.js';
 import { RegistryService } from './services/registry-service.js';
+import { RunArtifactService } from './services/run-artifact-service.js';
 import { TrackingService } from './services/tracking-service.js';
 import { VERSION } from './version.js';
 
@@ -35,6 +38,9 @@ export interface AppServices {
   tracking: TrackingService;
   registry: RegistryService;
   deployments: DeploymentService;
+  blobs: BlobService;
+  pipelineCache: PipelineCacheService;
+  runArtifacts: RunArtifactService;
 }
 
 /**
@@ -85,6 +91,9 @@ export function buildApp(options: AppOptions): FastifyInstance & { services: App
 
   const tracking = new TrackingService(options.metadataStore);
   const registry = new RegistryService(options.metadataStore, options.artifactStore);
+  const blobs = new BlobService(options.artifactStore);
+  const pipelineCache = new PipelineCacheService(options.metadataStore);
+  const runArtifacts = new RunArtifactService(tracking, options.artifactStore);
   const deployments = new DeploymentService({
     store: options.metadataStore,
     artifacts: options.artifactStore,
@@ -110,9 +119,18 @@ export function buildApp(options: AppOptions): FastifyInstance & { services: App
   registerMlflowTrackingRoutes(app, tracking);
   registerMlflowRegistryRoutes(app, registry);
   registerMlflowArtifactRoutes(app, tracking, options.artifactStore);
-  registerNativeV1Routes(app, { tracking, registry, deployments });
+  registerNativeV1Routes(app, {
+    tracking,
+    registry,
+    deployments,
+    blobs,
+    pipelineCache,
+    runArtifacts,
+  });
   registerOipV2Routes(app, deployments);
   registerMlflowScoringRoutes(app, deployments);
 
-  return Object.assign(app, { services: { tracking, registry, deployments } });
+  return Object.assign(app, {
+    services: { tracking, registry, deployments, blobs, pipelineCache, runArtifacts },
+  });
 }

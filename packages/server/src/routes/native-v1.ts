@@ -2,12 +2,18 @@ import swagger from '@fastify/swagger';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { DeploymentService } from '../serving/deployment-service.js';
+import type { BlobService } from '../services/blob-service.js';
+import type { PipelineCacheService } from '../services/pipeline-cache-service.js';
 import type { RegistryService } from '../services/registry-service.js';
+import type { RunArtifactService } from '../services/run-artifact-service.js';
 import type { TrackingService } from '../services/tracking-service.js';
 import { VERSION } from '../version.js';
+import { registerBlobRoutes } from './v1/blob-routes.js';
 import { registerDeploymentRoutes } from './v1/deployment-routes.js';
 import { registerExperimentRoutes } from './v1/experiment-routes.js';
+import { registerPipelineRoutes } from './v1/pipeline-routes.js';
 import { registerRegistryRoutes } from './v1/registry-routes.js';
+import { registerRunArtifactRoutes } from './v1/run-artifact-routes.js';
 import { registerRunRoutes } from './v1/run-routes.js';
 import { ERROR_RESPONSES } from './v1/schemas.js';
 import { schemaValidationError } from './v1/validation-error.js';
@@ -20,6 +26,9 @@ export interface NativeV1Services {
   tracking: TrackingService;
   registry: RegistryService;
   deployments: DeploymentService;
+  blobs: BlobService;
+  pipelineCache: PipelineCacheService;
+  runArtifacts: RunArtifactService;
 }
 
 /**
@@ -42,7 +51,8 @@ export function registerNativeV1Routes(app: FastifyInstance, services: NativeV1S
             title: 'Modelyard native API',
             version: VERSION,
             description:
-              'Experiments, runs, registered models and model versions. Errors answer ' +
+              'Experiments, runs and their artifacts, registered models, model versions, ' +
+              'deployments, blobs and the pipeline cache. Errors answer ' +
               '{"error_code", "message", "request_id"} with the HTTP status of the code.',
           },
           tags: [
@@ -51,6 +61,8 @@ export function registerNativeV1Routes(app: FastifyInstance, services: NativeV1S
             { name: 'registered models' },
             { name: 'model versions' },
             { name: 'deployments' },
+            { name: 'blobs', description: 'Content-addressed blobs named by their sha256.' },
+            { name: 'pipeline cache', description: "Pipeline steps' cached outputs, by key." },
             { name: 'meta' },
           ],
         },
@@ -103,6 +115,9 @@ export function registerNativeV1Routes(app: FastifyInstance, services: NativeV1S
       registerRunRoutes(v1, services.tracking);
       registerRegistryRoutes(v1, services.registry);
       registerDeploymentRoutes(v1, services.deployments);
+      registerRunArtifactRoutes(v1, services.runArtifacts);
+      registerBlobRoutes(v1, services.blobs);
+      registerPipelineRoutes(v1, services.pipelineCache);
     },
     { prefix: NATIVE_V1_PREFIX },
   );
