@@ -211,3 +211,42 @@ export interface OutcomeInput {
 }
 
 export type { DeploymentMetrics, VariantMetrics } from '@modelyard/core';
+
+/** What `blobs.put` answers. */
+export interface BlobPutResult {
+  /** `sha256:<hex>`. */
+  digest: string;
+  /** Size in bytes. */
+  size: number;
+  /** False when the server had the blob already (the upload was checked, not stored again). */
+  created: boolean;
+}
+
+/** One entry of a run's artifact listing. */
+export interface RunArtifactFile {
+  /** Path relative to the run's artifact root, '/'-separated. */
+  path: string;
+  isDir: boolean;
+  /** Size in bytes; absent for folders. */
+  fileSize?: number;
+}
+
+/** What `runs.artifacts.list` answers. */
+export interface RunArtifactListing {
+  /** The run's artifact URI. */
+  rootUri: string;
+  /** The folder's direct children, sorted by path. */
+  files: RunArtifactFile[];
+}
+
+/** What `runs.artifacts.upload` answers. */
+export interface RunArtifactWritten {
+  /** The normalised path the file was stored at, relative to the run's artifact root. */
+  path: string;
+  fileSize: number;
+  /** `sha256:<hex>` of the bytes stored. */
+  digest: string;
+}
+
+export type { PipelineCacheEntry, PipelineCacheEntryInput } from '@modelyard/core';
+export type { BinaryData } from './http-transport.js';

@@ -4,11 +4,14 @@ import type {
   Experiment,
   Metric,
   ModelVersion,
+  PipelineCacheEntry,
+  PipelineCacheEntryInput,
   RegisteredModel,
   Run,
   ViewType,
 } from '@modelyard/core';
 import type {
+  BlobPutResult,
   CreateDeploymentInput,
   CreateExperimentInput,
   CreateModelVersionInput,
@@ -24,6 +27,8 @@ import type {
   OutcomeInput,
   RegisteredModelPage,
   RolloutInput,
+  RunArtifactListing,
+  RunArtifactWritten,
   RunPage,
   SearchExperimentsOptions,
   SearchOptions,
@@ -32,8 +37,9 @@ import type {
   UpdateRegisteredModelInput,
   UpdateRunInput,
 } from './api-types.js';
+import { YardClientError } from './client-error.js';
 import { createTransport } from './http-transport.js';
-import type { QueryValue } from './http-transport.js';
+import type { BinaryData, QueryValue } from './http-transport.js';
 import { paginate } from './paging.js';
 
 /** How to reach the server. */
@@ -93,6 +99,74 @@ export interface RunsApi {
     options?: { maxResults?: number },
   ): AsyncGenerator<Metric>;
   deleteTag(runId: string, key: string): Promise<void>;
+  /** The run's artifact files. */
+  readonly artifacts: RunArtifactsApi;
+}
+
+/**
+ * A run's artifacts: `/api/v1/runs/{runId}/artifacts`. Paths are relative to the run's artifact
+ * root, '/'-separated; the server refuses `..`, absolute paths and percent-encoded separators.
+ * Only for runs whose artifacts the server proxies (`mlflow-artifacts:` URIs); for others the
+ * server answers `INVALID_PARAMETER_VALUE`.
+ */
+export interface RunArtifactsApi {
+  /**
+   * The direct children of folder `path` (the root when omitted). A missing folder lists empty.
+   * @throws YardClientError `RESOURCE_DOES_NOT_EXIST` for an unknown run.
+   */
+  list(runId: string, path?: string): Promise<RunArtifactListing>;
+  /**
+   * The bytes of file `path`.
+   * @throws YardClientError `RESOURCE_DOES_NOT_EXIST` for an unknown run or file.
+   */
+  download(runId: string, path: string): Promise<Uint8Array>;
+  /**
+   * Stores `data` as file `path` (replacing it); an async iterable is streamed chunk by chunk.
+   * @throws YardClientError `RESOURCE_DOES_NOT_EXIST` for an unknown run,
+   *   `INVALID_PARAMETER_VALUE` for a refused path or a deleted run.
+   */
+  upload(runId: string, path: string, data: BinaryData): Promise<RunArtifactWritten>;
+}
+
+/**
+ * Content-addressed blobs: `/api/v1/blobs/sha256/{hex}`. A blob is named by its digest,
+ * `sha256:<64 lower-case hex>`; the server checks the digest while storing.
+ */
+export interface BlobsApi {
+  /**
+   * Uploads `data` as the blob named `digest`; an async iterable is streamed chunk by chunk.
+   * Putting a blob the server has already is safe (`created: false`).
+   * @throws Error for a malformed digest (before any request); YardClientError
+   *   `INVALID_PARAMETER_VALUE` when the bytes' sha256 is not `digest` (nothing is stored).
+   * @example
+   * const bytes = new TextEncoder().encode('hello');
+   * const hex = createHash('sha256').update(bytes).digest('hex');
+   * await yard.blobs.put(`sha256:${hex}`, bytes);
+   */
+  put(digest: string, data: BinaryData): Promise<BlobPutResult>;
+  /** Whether the server stores the blob (one HEAD request). */
+  has(digest: string): Promise<boolean>;
+  /**
+   * The blob's bytes.
+   * @throws YardClientError `RESOURCE_DOES_NOT_EXIST` when it is not stored.
+   */
+  get(digest: string): Promise<Uint8Array>;
+}
+
+/**
+ * The pipeline step cache: `/api/v1/pipeline-cache/{key}`, where a key is a sha256 as 64
+ * lower-case hex digits.
+ */
+export interface PipelineCacheApi {
+  /** The entry under `key`, or undefined when there is none (a miss). */
+  get(key: string): Promise<PipelineCacheEntry | undefined>;
+  /**
+   * Writes the entry under `key`, replacing any entry there; `createdAt` becomes now.
+   * @throws YardClientError `INVALID_PARAMETER_VALUE` for a malformed key or digest.
+   */
+  put(key: string, input: PipelineCacheEntryInput): Promise<PipelineCacheEntry>;
+  /** Deletes the entry under `key`; deleting a missing entry is not an error. */
+  delete(key: string): Promise<void>;
 }
 
 /** Registered models: `/api/v1/registered-models`. */
@@ -238,9 +312,33 @@ export interface YardClient {
   readonly registeredModels: RegisteredModelsApi;
   readonly modelVersions: ModelVersionsApi;
   readonly deployments: DeploymentsApi;
+  readonly blobs: BlobsApi;
+  readonly pipelineCache: PipelineCacheApi;
 }
 
 const V1 = '/api/v1';
+
+const BLOB_DIGEST = /^sha256:[0-9a-f]{64}$/;
+
+/** The URL path of a blob; refuses a malformed digest before anything is sent. */
+function blobPath(digest: string): string {
+  if (!BLOB_DIGEST.test(digest)) {
+    throw new Error(
+      `Invalid blob digest ${JSON.stringify(digest)}: expected 'sha256:' followed by 64 ` +
+        `lower-case hex digits (the sha256 of the bytes).`,
+    );
+  }
+  return `${V1}/blobs/sha256/${digest.slice('sha256:'.length)}`;
+}
+
+/** True for the server's answer that a named resource does not exist (not a missing route). */
+function isMissing(error: unknown): boolean {
+  return (
+    error instanceof YardClientError &&
+    error.status === 404 &&
+    error.code === 'RESOURCE_DOES_NOT_EXIST'
+  );
+}
 
 /** Encodes one path segment (names may hold `/`, spaces, `?`). */
 const seg = (value: string | number): string => encodeURIComponent(String(value));
@@ -388,6 +486,24 @@ export function createClient(options: ClientOptions): YardClient {
       ),
     deleteTag: (runId, key) =>
       http({ method: 'DELETE', path: `${V1}/runs/${seg(runId)}/tags/${seg(key)}` }),
+    artifacts: {
+      list: (runId, path) =>
+        http({ method: 'GET', path: `${V1}/runs/${seg(runId)}/artifacts`, query: { path } }),
+      download: (runId, path) =>
+        http({
+          method: 'GET',
+          path: `${V1}/runs/${seg(runId)}/artifacts/content`,
+          query: { path },
+          responseType: 'bytes',
+        }),
+      upload: (runId, path, data) =>
+        http({
+          method: 'PUT',
+          path: `${V1}/runs/${seg(runId)}/artifacts/content`,
+          query: { path },
+          binaryBody: data,
+        }),
+    },
   };
 
   const model = (name: string): string => `${V1}/registered-models/${seg(name)}`;
@@ -515,6 +631,36 @@ export function createClient(options: ClientOptions): YardClient {
     },
   };
 
+  const blobs: BlobsApi = {
+    put: async (digest, data) => http({ method: 'PUT', path: blobPath(digest), binaryBody: data }),
+    has: async (digest) => {
+      const path = blobPath(digest);
+      try {
+        await http({ method: 'HEAD', path, responseType: 'none' });
+        return true;
+      } catch (error) {
+        // A HEAD answer carries no error body, so a 404 is all there is to go by.
+        if (error instanceof YardClientError && error.status === 404) return false;
+        throw error;
+      }
+    },
+    get: async (digest) => http({ method: 'GET', path: blobPath(digest), responseType: 'bytes' }),
+  };
+
+  const cacheEntry = (key: string): string => `${V1}/pipeline-cache/${seg(key)}`;
+  const pipelineCache: PipelineCacheApi = {
+    get: async (key) => {
+      try {
+        return await http<PipelineCacheEntry>({ method: 'GET', path: cacheEntry(key) });
+      } catch (error) {
+        if (isMissing(error)) return undefined;
+        throw error;
+      }
+    },
+    put: (key, input) => http({ method: 'PUT', path: cacheEntry(key), body: input }),
+    delete: (key) => http({ method: 'DELETE', path: cacheEntry(key) }),
+  };
+
   return {
     baseUrl,
     health: () => http({ method: 'GET', path: `${V1}/health` }),
@@ -523,5 +669,7 @@ export function createClient(options: ClientOptions): YardClient {
     registeredModels,
     modelVersions,
     deployments,
+    blobs,
+    pipelineCache,
   };
 }

@@ -3,13 +3,27 @@ import { YardClientError, YardConnectionError } from './client-error.js';
 /** A value that can go into a query string; arrays repeat the parameter. */
 export type QueryValue = string | number | boolean | undefined | readonly string[];
 
+/**
+ * Bytes to upload: a whole array, or chunks produced as the upload goes (a file read stream, a
+ * generator), which are streamed without being gathered in memory.
+ */
+export type BinaryData = Uint8Array | AsyncIterable<Uint8Array>;
+
 /** One request of the native API. */
 export interface HttpRequest {
-  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** Path under the base URL, already encoded, e.g. `/api/v1/runs/abc`. */
   path: string;
   query?: Record<string, QueryValue>;
+  /** A JSON body. */
   body?: unknown;
+  /** A raw body, sent as `application/octet-stream` instead of `body`. */
+  binaryBody?: BinaryData;
+  /**
+   * How to read a successful answer: parsed JSON (the default), the raw bytes as a
+   * `Uint8Array`, or nothing (for HEAD and answers without a body).
+   */
+  responseType?: 'json' | 'bytes' | 'none';
 }
 
 /** Sends requests and turns error answers into `YardClientError`s. */
@@ -55,7 +69,25 @@ function reasonOf(error: unknown): string {
 }
 
 /**
- * A transport over `fetch`: JSON bodies, query strings, and one error shape. Error answers
+ * A web stream over an async iterable, pulling one chunk at a time (so a slow server slows the
+ * producer down). Node's `fetch` and browsers both take a `ReadableStream` as a request body.
+ */
+function streamOf(source: AsyncIterable<Uint8Array>): ReadableStream<Uint8Array> {
+  const iterator = source[Symbol.asyncIterator]();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = await iterator.next();
+      if (next.done === true) controller.close();
+      else controller.enqueue(next.value);
+    },
+    async cancel() {
+      await iterator.return?.();
+    },
+  });
+}
+
+/**
+ * A transport over `fetch`: JSON or raw bodies, query strings, and one error shape. Error answers
  * (`{error_code, message, request_id}`) become `YardClientError`; a failure to connect becomes
  * `YardConnectionError`.
  */
@@ -63,9 +95,22 @@ export function createTransport(options: TransportOptions): Transport {
   const base = options.baseUrl.replace(/\/+$/, '');
   return async <T>(request: HttpRequest): Promise<T> => {
     const url = `${base}${request.path}${queryString(request.query)}`;
-    const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
+    const responseType = request.responseType ?? 'json';
+    const headers: Record<string, string> = {
+      accept: responseType === 'bytes' ? 'application/octet-stream' : 'application/json',
+      ...options.headers,
+    };
     const init: RequestInit = { method: request.method, headers };
-    if (request.body !== undefined) {
+    if (request.binaryBody !== undefined) {
+      headers['content-type'] = 'application/octet-stream';
+      if (request.binaryBody instanceof Uint8Array) {
+        init.body = request.binaryBody;
+      } else {
+        init.body = streamOf(request.binaryBody);
+        // A streamed request body must say so (the fetch standard; Node's fetch insists).
+        init.duplex = 'half';
+      }
+    } else if (request.body !== undefined) {
       headers['content-type'] = 'application/json';
       init.body = JSON.stringify(request.body);
     }
@@ -75,8 +120,19 @@ export function createTransport(options: TransportOptions): Transport {
     } catch (error) {
       throw new YardConnectionError(base, reasonOf(error), { cause: error });
     }
-    const text = await response.text();
     const what = `${request.method} ${request.path}`;
+    if (response.ok && responseType !== 'json') {
+      try {
+        if (responseType === 'none') {
+          await response.body?.cancel();
+          return undefined as T;
+        }
+        return new Uint8Array(await response.arrayBuffer()) as T;
+      } catch (error) {
+        throw new YardConnectionError(base, `${what}: ${reasonOf(error)}`, { cause: error });
+      }
+    }
+    const text = await response.text();
     if (!response.ok) {
       let body: { error_code?: unknown; message?: unknown; request_id?: unknown } = {};
       try {

@@ -1,10 +1,13 @@
 export { createClient } from './create-client.js';
 export type {
+  BlobsApi,
   ClientOptions,
   DeploymentsApi,
   ExperimentsApi,
   ModelVersionsApi,
+  PipelineCacheApi,
   RegisteredModelsApi,
+  RunArtifactsApi,
   RunsApi,
   YardClient,
 } from './create-client.js';
