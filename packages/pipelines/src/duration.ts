@@ -19,13 +19,14 @@ const UNIT_MS: Record<string, number> = {
 export function parseDuration(value: Duration, what: string): number {
   if (typeof value === 'number') {
     if (Number.isFinite(value) && value >= 0) return value;
-  } else {
+  } else if (typeof value === 'string') {
     const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(value.trim());
     if (match !== null) return Number(match[1]) * (UNIT_MS[match[2] ?? 'ms'] ?? 1);
   }
+  const shown = typeof value === 'number' ? String(value) : JSON.stringify(value);
   throw new InvalidParameterError(
     `${what} must be milliseconds ≥ 0 or a duration such as '500ms', '30s', '10m', '2h' or ` +
-      `'7d', got ${JSON.stringify(value)}.`,
+      `'7d', got ${shown}.`,
     { [what]: value },
   );
 }

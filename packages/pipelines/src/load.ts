@@ -48,7 +48,7 @@ export async function bundlePipeline(file: string): Promise<PipelineBundle> {
           name: 'modelyard-import-meta-url',
           setup(build) {
             build.onLoad({ filter: /\.[cm]?[jt]sx?$/ }, async (args) => {
-              if (args.path.includes(`${'/'}node_modules${'/'}`)) return undefined;
+              if (args.path.includes(`/node_modules/`)) return undefined;
               const text = await readFile(args.path, 'utf8');
               const url = JSON.stringify(pathToFileURL(args.path).href);
               const p = args.path;

@@ -126,12 +126,7 @@ describe('resolveParams', () => {
     );
   });
 
-  // BUG: TypeBox's Value.Convert truncates to an integer, so a fractional value for a
-  // Type.Integer parameter is silently changed instead of refused: resolveParams(params,
-  // { epochs: '2.5' }) and resolveParams(params, { epochs: 2.5 }) both return epochs: 2.
-  // Expected an InvalidParameterError naming 'epochs' and the value 2.5 (e.g. "'epochs'
-  // expected integer, got 2.5").
-  it.skip.each(['2.5', 2.5])('refuses the fractional value %j for an integer', (epochs) => {
+  it.each(['2.5', 2.5])('refuses the fractional value %j for an integer', (epochs) => {
     const error = invalid(() => resolveParams(params, { epochs }));
     expect(error.message).toContain("'epochs'");
     expect(error.message).toContain('2.5');

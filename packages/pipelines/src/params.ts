@@ -53,6 +53,22 @@ export function resolveParams(
       { unknown },
     );
   }
+  // Conversion would truncate 2.5 to 2 for an integer: refuse that instead.
+  for (const [key, raw] of Object.entries(given)) {
+    const schema = def.schema.properties[key] as { type?: unknown } | undefined;
+    const n = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
+    if (
+      schema?.type === 'integer' &&
+      typeof n === 'number' &&
+      Number.isFinite(n) &&
+      !Number.isInteger(n)
+    ) {
+      throw new InvalidParameterError(
+        `Invalid parameters: '${key}' must be a whole number, got ${JSON.stringify(raw)}.`,
+        { errors: [key] },
+      );
+    }
+  }
   const value = Value.Default(def.schema, Value.Convert(def.schema, { ...given })) as Record<
     string,
     unknown

@@ -208,13 +208,7 @@ describe('pipeline', () => {
       expect(names(p.steps)).toEqual(['load', 'scores', 'total']);
     });
 
-    // BUG: the order is made level by level (every step ready in a round, then the next round), so
-    // a step listed later that is independent of an earlier one can jump ahead of it: listed
-    // [a, b (consumes a), c (independent)] gives [a, c, b]. Expected: the listed order, which is
-    // already topological, is kept ([a, b, c]) — "keeps listed order among independent steps"
-    // (b and c are independent). The docblock of `order` only promises "among steps that are
-    // ready together", so this may be a spec question rather than a slip.
-    it.skip('keeps a valid listed order unchanged', () => {
+    it('keeps a valid listed order unchanged', () => {
       const a = step('a', () => 1);
       const b = step('b', { inputs: { a } }, ({ a }) => a + 1);
       const c = step('c', () => 3);
@@ -281,11 +275,7 @@ describe('pipeline', () => {
   });
 
   describe('cycle description', () => {
-    // BUG: the cycle is traced from the first stuck step in listed order; when that step only
-    // hangs off the cycle (it consumes a step of the cycle), it is appended to the description:
-    // listed [after, a, b] with a <-> b and `after` consuming a gives "a -> b -> a -> after",
-    // which reads as if `after` were part of the cycle. Expected "a -> b -> a".
-    it.skip('names only the cycle when a step downstream of it is listed first', () => {
+    it('names only the cycle when a step downstream of it is listed first', () => {
       const a = handStep('a');
       const b = handStep('b');
       const after = handStep('after');

@@ -105,35 +105,31 @@ export function pipeline<P = Record<string, never>>(
   });
 }
 
-/** Kahn's algorithm, keeping the listed order among steps that are ready together. */
+/** Producers before consumers; otherwise the listed order (each step as early as it can go). */
 function order(name: string, steps: Step<unknown>[]): Step<unknown>[] {
-  const remaining = new Map(
-    steps.map((s) => [s.name, new Set(producersOf(s).map((p) => p.step.name))]),
-  );
+  const done = new Set<string>();
   const out: Step<unknown>[] = [];
   while (out.length < steps.length) {
-    const ready = steps.filter((s) => {
-      const deps = remaining.get(s.name);
-      return deps !== undefined && deps.size === 0;
-    });
-    if (ready.length === 0) {
-      const stuck = steps.filter((s) => remaining.has(s.name));
+    const next = steps.find(
+      (s) => !done.has(s.name) && producersOf(s).every((p) => done.has(p.step.name)),
+    );
+    if (next === undefined) {
+      const stuck = steps.filter((s) => !done.has(s.name));
+      const cycle = findCycle(stuck);
       throw new InvalidParameterError(
         `Pipeline '${name}' has a cycle among steps ${stuck.map((s) => `'${s.name}'`).join(', ')}: ` +
-          `${describeCycle(stuck)}. A step cannot consume its own output, directly or through others.`,
+          `${cycle.join(' -> ')}. A step cannot consume its own output, directly or through others.`,
         { steps: stuck.map((s) => s.name) },
       );
     }
-    for (const s of ready) {
-      out.push(s);
-      remaining.delete(s.name);
-      for (const deps of remaining.values()) deps.delete(s.name);
-    }
+    out.push(next);
+    done.add(next.name);
   }
   return out;
 }
 
-function describeCycle(stuck: Step<unknown>[]): string {
+/** A cycle among steps none of which can run: follow producers until a step repeats. */
+function findCycle(stuck: Step<unknown>[]): string[] {
   const names = new Set(stuck.map((s) => s.name));
   const byName = new Map(stuck.map((s) => [s.name, s]));
   let current = stuck[0];
@@ -143,6 +139,8 @@ function describeCycle(stuck: Step<unknown>[]): string {
     const next = producersOf(current).find((p) => names.has(p.step.name));
     current = next === undefined ? undefined : byName.get(next.step.name);
   }
-  if (current !== undefined) path.push(current.name);
-  return path.reverse().join(' -> ');
+  if (current === undefined) return path;
+  const cycle = [...path.slice(path.indexOf(current.name)), current.name];
+  // Producers were followed backwards; show the data's direction.
+  return cycle.reverse();
 }

@@ -44,18 +44,39 @@ export function backoffDelay(
   return retry.jitter ? capped / 2 + (random() * capped) / 2 : capped;
 }
 
+/** The longest a Node.js timer can wait (about 24.8 days); longer ones would fire at once. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** setTimeout for any length: long waits are chained. Returns the function that cancels it. */
+function later(ms: number, fn: () => void): () => void {
+  let timer: NodeJS.Timeout;
+  const arm = (left: number): void => {
+    timer = setTimeout(
+      () => {
+        if (left > MAX_TIMER_MS) arm(left - MAX_TIMER_MS);
+        else fn();
+      },
+      Math.min(left, MAX_TIMER_MS),
+    );
+  };
+  arm(ms);
+  return () => {
+    clearTimeout(timer);
+  };
+}
+
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) {
       reject(new StepCancelledError('The run was cancelled.'));
       return;
     }
-    const timer = setTimeout(() => {
+    const stop = later(ms, () => {
       signal.removeEventListener('abort', onAbort);
       resolve();
-    }, ms);
+    });
     const onAbort = () => {
-      clearTimeout(timer);
+      stop();
       reject(new StepCancelledError('The run was cancelled.'));
     };
     signal.addEventListener('abort', onAbort, { once: true });
@@ -93,7 +114,7 @@ export async function runAttempts<T>(
       controller.abort(new StepCancelledError('The run was cancelled.'));
     };
     cancel.addEventListener('abort', onCancel, { once: true });
-    let timer: NodeJS.Timeout | undefined;
+    let stopTimer: (() => void) | undefined;
     try {
       const work = attempt(n, controller.signal);
       const aborted = new Promise<never>((_, reject) => {
@@ -110,9 +131,9 @@ export async function runAttempts<T>(
       aborted.catch(() => undefined);
       if (config.timeoutMs !== undefined) {
         const timeoutMs = config.timeoutMs;
-        timer = setTimeout(() => {
+        stopTimer = later(timeoutMs, () => {
           controller.abort(new StepTimeoutError(step, timeoutMs));
-        }, timeoutMs);
+        });
       }
       const value = await Promise.race([work, aborted]);
       return { value, attempts: n };
@@ -127,7 +148,7 @@ export async function runAttempts<T>(
       if (retryInMs === undefined) throw error;
       await sleep(retryInMs, cancel);
     } finally {
-      clearTimeout(timer);
+      stopTimer?.();
       cancel.removeEventListener('abort', onCancel);
       controller.abort();
     }

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
-import { mkdir, readFile, readdir, rename, stat, writeFile } from 'node:fs/promises';
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
 import { InvalidParameterError } from '@modelyard/core';
@@ -17,7 +17,7 @@ import { InvalidParameterError } from '@modelyard/core';
  * | other typed arrays (`Float32Array`, `BigInt64Array`, ...) | typed | the elements, little-endian |
  * | Apache Arrow `Table` | arrow | Arrow IPC stream (read back as a `Table`) |
  * | {@link file}`(path)` | file | the file's bytes (read back as a file in a cache folder) |
- * | {@link dir}`(path)` | dir | the folder's files, listed in the header |
+ * | {@link dir}`(path)` | dir | the folder's files, listed in the header (empty folders are not kept) |
  */
 
 const MAGIC = Buffer.from('YARD', 'ascii');
@@ -67,7 +67,12 @@ const TYPED: Record<string, { new (buffer: ArrayBuffer): ArrayBufferView }> = {
 };
 
 /** Raised when a step's output cannot be stored; names the step and where in the value. */
-export class UnserializableOutputError extends InvalidParameterError {}
+export class UnserializableOutputError extends InvalidParameterError {
+  constructor(message: string, context: Readonly<Record<string, unknown>> = {}) {
+    super(message, context);
+    Object.defineProperty(this, 'name', { value: 'UnserializableOutputError' });
+  }
+}
 
 const KINDS_HINT =
   'Step outputs are JSON values, Uint8Array/Buffer, typed arrays, Apache Arrow tables, ' +
@@ -108,6 +113,14 @@ function checkJson(step: string, value: unknown, where: string, seen: Set<object
       seen.add(value);
       if (Array.isArray(value)) {
         value.forEach((item: unknown, i) => {
+          if (item === undefined) {
+            refuse(
+              step,
+              `${where}[${String(i)}]`,
+              'undefined',
+              'JSON turns it into null; use null.',
+            );
+          }
           checkJson(step, item, `${where}[${String(i)}]`, seen);
         });
       } else {
@@ -283,12 +296,22 @@ export async function deserializeOutput(bytes: Uint8Array, digest: string): Prom
     case 'void':
       return undefined;
     case 'json':
-      return JSON.parse(payload.toString('utf8')) as unknown;
+      try {
+        return JSON.parse(payload.toString('utf8')) as unknown;
+      } catch {
+        throw corrupt('its JSON is damaged');
+      }
     case 'bytes':
       return Buffer.from(payload);
     case 'typed': {
       const Ctor = TYPED[header.type ?? ''];
       if (Ctor === undefined) throw corrupt(`unknown typed array '${String(header.type)}'`);
+      const width = (Ctor as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
+      if (payload.length % width !== 0) {
+        throw corrupt(
+          `${String(payload.length)} bytes is not a whole number of ${String(header.type)} elements`,
+        );
+      }
       const copy = new ArrayBuffer(payload.length);
       new Uint8Array(copy).set(payload);
       return new Ctor(copy);
@@ -304,14 +327,25 @@ export async function deserializeOutput(bytes: Uint8Array, digest: string): Prom
         () => true,
         () => false,
       );
+      const files = header.files ?? [];
+      if (header.kind === 'file') safeName(header.name ?? 'file', digest);
+      else {
+        for (const entry of files) safeRelative(entry.path, digest);
+        const total = files.reduce((n, f) => n + f.size, 0);
+        if (total !== payload.length) {
+          throw corrupt(
+            `its files list ${String(total)} bytes but it holds ${String(payload.length)}`,
+          );
+        }
+      }
       if (!ready) {
-        const staging = `${target}.${String(process.pid)}.${String(Date.now())}`;
+        const staging = `${target}.${randomUUID()}.tmp`;
         if (header.kind === 'file') {
           await mkdir(staging, { recursive: true });
           await writeFile(join(staging, safeName(header.name ?? 'file', digest)), payload);
         } else {
           let offset = 0;
-          for (const entry of header.files ?? []) {
+          for (const entry of files) {
             const path = join(staging, safeRelative(entry.path, digest));
             await mkdir(dirname(path), { recursive: true });
             await writeFile(path, payload.subarray(offset, offset + entry.size));
@@ -320,7 +354,8 @@ export async function deserializeOutput(bytes: Uint8Array, digest: string): Prom
           await mkdir(staging, { recursive: true });
         }
         await rename(staging, target).catch(async (error: unknown) => {
-          // Another consumer unpacked it first: theirs is identical.
+          // Another consumer unpacked it first: theirs is identical, ours goes.
+          await rm(staging, { recursive: true, force: true });
           if (
             !(await stat(target).then(
               () => true,
@@ -334,6 +369,7 @@ export async function deserializeOutput(bytes: Uint8Array, digest: string): Prom
         ? file(join(target, safeName(header.name ?? 'file', digest)))
         : dir(target);
     }
+    case undefined:
     default:
       throw corrupt(`unknown kind '${String(header.kind)}'`);
   }

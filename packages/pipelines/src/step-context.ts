@@ -145,9 +145,9 @@ export function createStepContext(input: StepContextInput): {
     }
     if (lines.length > 0) {
       const text = `${lines.splice(0, lines.length).join('\n')}\n`;
-      sending = sending.then(() =>
-        client.runs.artifacts.upload(runId, 'logs.txt', Buffer.from(text, 'utf8')),
-      );
+      sending = sending.then(async () => {
+        await client.runs.artifacts.upload(runId, 'logs.txt', Buffer.from(text, 'utf8'));
+      });
     }
     await sending;
   };

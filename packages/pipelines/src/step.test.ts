@@ -211,10 +211,7 @@ describe('step', () => {
       );
     });
 
-    // BUG: `retries: '3'` (a plain JavaScript caller, or a value read from a file) is taken for a
-    // policy object, so the message reports `policy.retries`, which is undefined: expected
-    // "..., got '3'.", actual "..., got undefined."
-    it.skip('names a string retries value in the refusal', () => {
+    it('names a string retries value in the refusal', () => {
       expect(invalid(() => withOptions({ retries: '3' })).message).toContain('3');
     });
 

@@ -164,12 +164,10 @@ export function isStep(value: unknown): value is Step<unknown> {
 function resolveConfig(name: string, options: StepOptions<InputMap, unknown>): StepConfig {
   const what = (field: string) => `Step '${name}': ${field}`;
   const policy: RetryPolicy =
-    typeof options.retries === 'number'
-      ? { retries: options.retries }
-      : (options.retries ?? { retries: 0 });
+    typeof options.retries === 'object' ? options.retries : { retries: options.retries ?? 0 };
   if (!Number.isInteger(policy.retries) || policy.retries < 0 || policy.retries > 100) {
     throw new InvalidParameterError(
-      `${what('retries')} must be a whole number from 0 to 100, got ${String(policy.retries)}.`,
+      `${what('retries')} must be a whole number from 0 to 100, got ${typeof policy.retries === 'string' ? JSON.stringify(policy.retries) : String(policy.retries)}.`,
       { step: name, retries: policy.retries },
     );
   }
@@ -180,6 +178,8 @@ function resolveConfig(name: string, options: StepOptions<InputMap, unknown>): S
       { step: name, backoff },
     );
   }
+  const timeoutMs =
+    options.timeout === undefined ? undefined : parseDuration(options.timeout, what('timeout'));
   const cache = options.cache ?? true;
   const ttl = typeof cache === 'object' ? cache.ttl : undefined;
   return {
@@ -191,14 +191,13 @@ function resolveConfig(name: string, options: StepOptions<InputMap, unknown>): S
       jitter: policy.jitter ?? true,
       ...(policy.retryIf !== undefined && { retryIf: policy.retryIf }),
     },
-    timeoutMs:
-      options.timeout === undefined ? undefined : parseDuration(options.timeout, what('timeout')),
+    timeoutMs,
     cache: cache !== false,
     ttlMs: ttl === undefined ? undefined : parseDuration(ttl, what('cache.ttl')),
     version: options.version ?? '',
     refresh: options.refresh ?? false,
     worker: options.worker ?? false,
-    when: options.when as StepConfig['when'],
+    when: options.when,
   };
 }
 
@@ -280,7 +279,7 @@ export function step(
     options,
     undefined,
     fn as (...args: never[]) => unknown,
-    async (inputs, ctx) => run(inputs, ctx),
+    (inputs, ctx) => Promise.resolve().then(() => run(inputs, ctx)),
   );
 }
 
@@ -317,8 +316,8 @@ function mapStep<T, const I extends InputMap, Out, P = Record<string, unknown>>(
     name,
     options as StepOptions<InputMap, unknown>,
     options.over,
-    fn as (...args: never[]) => unknown,
-    async (inputs, ctx, item) => run(item, inputs, ctx),
+    fn,
+    (inputs, ctx, item) => Promise.resolve().then(() => run(item, inputs, ctx)),
   );
 }
 
