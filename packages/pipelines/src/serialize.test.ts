@@ -659,3 +659,28 @@ async function removeStaging(digest: string): Promise<string[]> {
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+describe('JSON holding typed arrays (struct)', () => {
+  it('round-trips objects and lists that hold typed arrays and bytes, views included', async () => {
+    const big = new Float64Array([9, 8, 7, 6]);
+    const value = {
+      weights: new Float32Array([0.5, -1.25, 3]),
+      ids: new BigInt64Array([1n, -2n]),
+      raw: Buffer.from('bytes'),
+      nested: [{ view: big.subarray(1, 3) }, 'text', 4],
+    };
+    const stored = await serializeOutput('train', value);
+    expect(stored.kind).toBe('struct');
+    const back = (await deserializeOutput(stored.bytes, stored.digest)) as typeof value;
+    expect(back.weights).toEqual(new Float32Array([0.5, -1.25, 3]));
+    expect(back.ids).toEqual(new BigInt64Array([1n, -2n]));
+    expect(Buffer.from(back.raw as Uint8Array).toString()).toBe('bytes');
+    expect(back.nested[0]).toEqual({ view: new Float64Array([8, 7]) });
+    expect(back.nested.slice(1)).toEqual(['text', 4]);
+    expect((await serializeOutput('train', value)).digest).toBe(stored.digest);
+  });
+
+  it('refuses an object using the reserved key', async () => {
+    await expect(serializeOutput('train', { '$yard.typed': 1 })).rejects.toThrow(/reserved key/);
+  });
+});

@@ -13,6 +13,7 @@ import { InvalidParameterError } from '@modelyard/core';
  * | --- | --- | --- |
  * | `undefined` | void | none |
  * | JSON values (plain objects, arrays, strings, finite numbers, booleans, null) | json | UTF-8 JSON |
+ * | JSON values holding typed arrays or bytes (e.g. `{ weights: Float32Array }`) | struct | the JSON, then each array's bytes |
  * | `Uint8Array` / `Buffer` | bytes | the bytes (read back as a `Buffer`) |
  * | other typed arrays (`Float32Array`, `BigInt64Array`, ...) | typed | the elements, little-endian |
  * | Apache Arrow `Table` | arrow | Arrow IPC stream (read back as a `Table`) |
@@ -53,7 +54,11 @@ export interface StoredOutput {
   kind: string;
 }
 
+/** Marks where a typed array sat in a `struct` output's JSON. */
+const TYPED_KEY = '$yard.typed';
+
 const TYPED: Record<string, { new (buffer: ArrayBuffer): ArrayBufferView }> = {
+  Uint8Array,
   Int8Array,
   Uint8ClampedArray,
   Int16Array,
@@ -109,7 +114,17 @@ function checkJson(step: string, value: unknown, where: string, seen: Set<object
       break;
     case 'object': {
       if (value === null) return;
+      // Typed arrays and bytes inside JSON are stored beside it (kind `struct`).
+      if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
+        if (!(value instanceof Uint8Array) && !(value.constructor.name in TYPED)) {
+          refuse(step, where, `a ${value.constructor.name}`);
+        }
+        return;
+      }
       if (seen.has(value)) refuse(step, where, 'a reference back to itself (a cycle)');
+      if (!Array.isArray(value) && TYPED_KEY in value) {
+        refuse(step, where, `an object with the reserved key '${TYPED_KEY}'`);
+      }
       seen.add(value);
       if (Array.isArray(value)) {
         value.forEach((item: unknown, i) => {
@@ -237,8 +252,34 @@ export async function serializeOutput(step: string, value: unknown): Promise<Sto
     bytes = envelope({ kind }, arrow.tableToIPC(value as never, 'stream'));
   } else {
     checkJson(step, value, 'output', new Set());
-    kind = 'json';
-    bytes = envelope({ kind }, Buffer.from(JSON.stringify(value), 'utf8'));
+    const arrays: { type: string; bytes: Uint8Array }[] = [];
+    const json = JSON.stringify(value, function (this: unknown, key: string, item: unknown) {
+      // `this[key]` is the value before toJSON (a Buffer's toJSON would make it a list).
+      const original = (this as Record<string, unknown>)[key];
+      if (ArrayBuffer.isView(original) && !(original instanceof DataView)) {
+        arrays.push({
+          type: original instanceof Uint8Array ? 'Uint8Array' : original.constructor.name,
+          bytes: new Uint8Array(original.buffer, original.byteOffset, original.byteLength),
+        });
+        return { [TYPED_KEY]: arrays.length - 1 };
+      }
+      return item;
+    });
+    const text = Buffer.from(json, 'utf8');
+    if (arrays.length === 0) {
+      kind = 'json';
+      bytes = envelope({ kind }, text);
+    } else {
+      kind = 'struct';
+      bytes = envelope(
+        {
+          kind,
+          json: text.length,
+          arrays: arrays.map((a) => ({ type: a.type, size: a.bytes.length })),
+        },
+        Buffer.concat([text, ...arrays.map((a) => a.bytes)]),
+      );
+    }
   }
   return { digest: digestOf(bytes), bytes, kind };
 }
@@ -282,6 +323,8 @@ export async function deserializeOutput(bytes: Uint8Array, digest: string): Prom
   const start = MAGIC.length + 5;
   let header: {
     kind?: string;
+    json?: number;
+    arrays?: { type: string; size: number }[];
     type?: string;
     name?: string;
     files?: { path: string; size: number }[];
@@ -303,6 +346,39 @@ export async function deserializeOutput(bytes: Uint8Array, digest: string): Prom
       }
     case 'bytes':
       return Buffer.from(payload);
+    case 'struct': {
+      const jsonLength = header.json ?? -1;
+      const arrays = header.arrays ?? [];
+      const total = arrays.reduce((n, a) => n + a.size, jsonLength);
+      if (jsonLength < 0 || total !== payload.length) throw corrupt('its sizes do not add up');
+      const values: ArrayBufferView[] = [];
+      let offset = jsonLength;
+      for (const a of arrays) {
+        const Ctor = TYPED[a.type];
+        const width = (Ctor as unknown as { BYTES_PER_ELEMENT?: number } | undefined)
+          ?.BYTES_PER_ELEMENT;
+        if (Ctor === undefined || width === undefined || a.size % width !== 0) {
+          throw corrupt(`it holds an unreadable ${a.type}`);
+        }
+        const copy = new ArrayBuffer(a.size);
+        new Uint8Array(copy).set(payload.subarray(offset, offset + a.size));
+        values.push(new Ctor(copy));
+        offset += a.size;
+      }
+      try {
+        return JSON.parse(
+          payload.subarray(0, jsonLength).toString('utf8'),
+          (_key, item: unknown) => {
+            if (typeof item === 'object' && item !== null && TYPED_KEY in item) {
+              return values[(item as Record<string, number>)[TYPED_KEY] ?? -1];
+            }
+            return item;
+          },
+        ) as unknown;
+      } catch {
+        throw corrupt('its JSON is damaged');
+      }
+    }
     case 'typed': {
       const Ctor = TYPED[header.type ?? ''];
       if (Ctor === undefined) throw corrupt(`unknown typed array '${String(header.type)}'`);
