@@ -16,46 +16,80 @@ import { closedLoop, median, percentile, round } from '../lib/stats.mjs';
  */
 
 /**
- * The fixture's inputs and expected answers (`expected.json` beside the model).
+ * One benchmark model: an MLflow model directory with its inputs and expected answers
+ * (`expected.json` beside the model).
  * @typedef {object} Fixture
+ * @property {string} key            `iris` or `cnn`: the deployment / model name in URLs
  * @property {string} dir
  * @property {string} inputName
- * @property {number[][]} rows
+ * @property {number[]} rowShape     the shape of one row (the input's shape without the batch
+ *   dimension): [20] for iris, [3, 32, 32] for the CNN
+ * @property {number[][]} rows       each row's values, flat, row-major
  * @property {number[]} labels
+ * @property {number[][] | undefined} probabilities  expected class probabilities per row
  */
 
 /**
- * Reads the model fixture.
+ * Reads a model fixture.
+ * @param {string} key  the model's name in URLs
  * @param {string} dir  an MLflow model directory holding `model.onnx` and `expected.json`
  * @returns {Fixture}
  */
-export function loadFixture(dir) {
+export function loadFixture(key, dir) {
   const expected = JSON.parse(readFileSync(path.join(dir, 'expected.json'), 'utf8'));
+  /** @type {number[]} */
+  const shape = expected.input.shape;
   return {
+    key,
     dir,
     inputName: expected.input.name,
+    rowShape: shape.slice(1),
     rows: expected.input.rows,
     labels: expected.label,
+    probabilities: expected.probabilities,
   };
 }
 
 /**
+ * A flat row-major list nested as `shape` (what `np.array(...).reshape(shape).tolist()` gives),
+ * for bodies whose tensors carry their shape in their nesting.
+ * @param {number[]} flat
+ * @param {number[]} shape
+ * @returns {unknown[]}
+ */
+export function nest(flat, shape) {
+  if (shape.length <= 1) return flat;
+  const [, ...inner] = shape;
+  const size = inner.reduce((a, b) => a * b, 1);
+  return Array.from({ length: shape[0] ?? 0 }, (_, i) =>
+    nest(flat.slice(i * size, (i + 1) * size), inner),
+  );
+}
+
+/**
  * One protocol a server is driven with: where to POST, the pre-serialized one-row bodies (one per
- * fixture row) and how to read the predicted label out of an answer.
+ * fixture row) and how to read the predicted label and class probabilities out of an answer.
  * @typedef {object} Protocol
  * @property {string} key       `v2` or `invocations`
  * @property {string} path
  * @property {Buffer[]} bodies  bodies[i] carries fixture row i
  * @property {(answer: any) => unknown} label
+ * @property {(answer: any) => unknown} probabilities  the row's probabilities, flat
  */
 
 /**
- * OIP v2 JSON inference, one FP32 [1, 20] tensor per request.
+ * OIP v2 JSON inference, one FP32 [1, ...rowShape] tensor per request, its data flat.
  * @param {Fixture} fixture
  * @param {string} model  the model (deployment) name in the URL
  * @returns {Protocol}
  */
 export function oipV2(fixture, model) {
+  /** @param {any} answer @param {string} name */
+  const output = (answer, name) => {
+    /** @type {{ name: string, data: unknown[] }[]} */
+    const outputs = answer?.outputs ?? [];
+    return outputs.find((o) => o.name === name);
+  };
   return {
     key: 'v2',
     path: `/v2/models/${model}/infer`,
@@ -63,63 +97,103 @@ export function oipV2(fixture, model) {
       Buffer.from(
         JSON.stringify({
           inputs: [
-            { name: fixture.inputName, datatype: 'FP32', shape: [1, row.length], data: row },
+            {
+              name: fixture.inputName,
+              datatype: 'FP32',
+              shape: [1, ...fixture.rowShape],
+              data: row,
+            },
           ],
         }),
       ),
     ),
-    label: (answer) => {
-      /** @type {{ name: string, data: unknown[] }[]} */
-      const outputs = answer?.outputs ?? [];
-      const out = outputs.find((o) => o.name === 'label') ?? outputs[0];
-      return out?.data?.[0];
-    },
+    label: (answer) => (output(answer, 'label') ?? answer?.outputs?.[0])?.data?.[0],
+    probabilities: (answer) => output(answer, 'probabilities')?.data?.flat(),
   };
 }
 
 /**
- * MLflow scoring (`/invocations`), `{"inputs": [[...20 floats]]}` per request.
+ * MLflow scoring (`/invocations`), `{"inputs": [row]}` per request, the row nested as its shape
+ * (a list of 20 numbers for iris, 3 x 32 x 32 nested lists for the CNN).
  * @param {Fixture} fixture
  * @param {string} urlPath  `/invocations` or `/endpoints/<name>/invocations`
  * @returns {Protocol}
  */
 export function invocations(fixture, urlPath) {
+  /** @param {any} answer @param {string} name */
+  const prediction = (answer, name) => {
+    const p = answer?.predictions;
+    if (Array.isArray(p)) return name === 'label' ? (p[0]?.label ?? p[0]) : p[0]?.[name];
+    return p?.[name]?.[0];
+  };
   return {
     key: 'invocations',
     path: urlPath,
-    bodies: fixture.rows.map((row) => Buffer.from(JSON.stringify({ inputs: [row] }))),
-    label: (answer) => {
-      const p = answer?.predictions;
-      if (Array.isArray(p)) return p[0]?.label ?? p[0];
-      return p?.label?.[0];
+    bodies: fixture.rows.map((row) =>
+      Buffer.from(JSON.stringify({ inputs: [nest(row, fixture.rowShape)] })),
+    ),
+    label: (answer) => prediction(answer, 'label'),
+    probabilities: (answer) => {
+      const p = prediction(answer, 'probabilities');
+      return Array.isArray(p) ? p.flat() : p;
     },
   };
 }
 
 /**
- * Sends each fixture row once, one per request, and compares the labels with the expected ones.
+ * The largest difference between expected and answered probabilities, or null when the answer
+ * carries none (or the fixture has none).
+ * @param {number[] | undefined} expected
+ * @param {unknown} got
+ * @returns {number | null}
+ */
+function probabilityError(expected, got) {
+  if (expected === undefined || !Array.isArray(got)) return null;
+  if (got.length !== expected.length) return Infinity;
+  let worst = 0;
+  expected.forEach((e, i) => {
+    worst = Math.max(worst, Math.abs(e - Number(got[i])));
+  });
+  return Number.isNaN(worst) ? Infinity : worst;
+}
+
+/** How far answered class probabilities may be from onnxruntime-node's own. */
+export const PROBABILITY_TOLERANCE = 1e-4;
+
+/**
+ * Sends each fixture row once, one per request, and compares the labels with the expected ones
+ * and the class probabilities (when the answer has them) within {@link PROBABILITY_TOLERANCE}.
  * @param {import('../lib/http-client.mjs').JsonClient} client
  * @param {Protocol} protocol
  * @param {Fixture} fixture
- * @returns {Promise<{ ok: boolean, expected: number[], got: unknown[], error?: string }>}
+ * @returns {Promise<{ ok: boolean, expected: number[], got: unknown[], maxProbabilityError: number | null, error?: string }>}
  */
 export async function checkPredictions(client, protocol, fixture) {
   /** @type {unknown[]} */
   const got = [];
+  /** @type {number | null} */
+  let maxProbabilityError = null;
   try {
-    for (const body of protocol.bodies) {
-      got.push(protocol.label((await client.request('POST', protocol.path, body)).body));
+    for (const [i, body] of protocol.bodies.entries()) {
+      const answer = (await client.request('POST', protocol.path, body)).body;
+      got.push(protocol.label(answer));
+      const err = probabilityError(fixture.probabilities?.[i], protocol.probabilities(answer));
+      if (err !== null) maxProbabilityError = Math.max(maxProbabilityError ?? 0, err);
     }
   } catch (err) {
     return {
       ok: false,
       expected: fixture.labels,
       got,
+      maxProbabilityError,
       error: err instanceof Error ? err.message : String(err),
     };
   }
-  const ok = got.length === fixture.labels.length && got.every((g, i) => g === fixture.labels[i]);
-  return { ok, expected: fixture.labels, got };
+  const ok =
+    got.length === fixture.labels.length &&
+    got.every((g, i) => g === fixture.labels[i]) &&
+    (maxProbabilityError ?? 0) <= PROBABILITY_TOLERANCE;
+  return { ok, expected: fixture.labels, got, maxProbabilityError };
 }
 
 /**
@@ -178,6 +252,21 @@ export async function measureStep(sizes, clients, call) {
 }
 
 /**
+ * Warms a server up before its first measured step: `clients` closed loops for `seconds`, so that
+ * a JIT-compiled server (Node's) is measured compiled, like the interpreted ones, whatever
+ * concurrency comes first. Answers are not counted.
+ * @param {number} seconds
+ * @param {number} clients
+ * @param {(n: number) => Promise<boolean>} call
+ */
+export async function warmUp(seconds, clients, call) {
+  await closedLoop(
+    { clients, minSeconds: seconds, minCalls: clients, maxCalls: Infinity },
+    (_c, n) => call(n).then(() => undefined),
+  );
+}
+
+/**
  * An HTTP call function for {@link measureStep}: cycles through the fixture rows and checks
  * every answer's label.
  * @param {import('../lib/http-client.mjs').JsonClient} client
@@ -219,7 +308,10 @@ export async function measureSteps(sizes, label, concurrencies, call) {
 /**
  * Sends requests at a fixed rate regardless of answers (open loop) for `seconds`, so latency is
  * measured at a known load instead of at saturation. Latency counts from the moment a request was
- * due, so a generator or server falling behind shows up in it (no coordinated omission).
+ * due, so a generator or server falling behind shows up in it (no coordinated omission). The
+ * generator wakes about every millisecond and sends what is due, so requests leave in small
+ * bursts and somewhat late: how late (`sendLag*`) and the latency from the actual send
+ * (`fromSend*`) are reported too, to tell the generator's share of the tail from the server's.
  * @param {number} rate     requests per second
  * @param {number} seconds
  * @param {(n: number) => Promise<boolean>} call
@@ -228,6 +320,10 @@ export async function pacedRun(rate, seconds, call) {
   const interval = 1000 / rate;
   /** @type {number[]} */
   const latenciesMs = [];
+  /** @type {number[]} */
+  const fromSendMs = [];
+  /** @type {number[]} */
+  const lagMs = [];
   /** @type {Set<Promise<void>>} */
   const pending = new Set();
   let sent = 0;
@@ -242,11 +338,15 @@ export async function pacedRun(rate, seconds, call) {
     const due = Math.floor(now / interval) + 1;
     while (sent < due) {
       const scheduled = t0 + sent * interval;
+      const sendAt = performance.now();
+      lagMs.push(sendAt - scheduled);
       const p = call(sent)
         .then(
           (ok) => {
             if (!ok) wrong++;
-            latenciesMs.push(performance.now() - scheduled);
+            const end = performance.now();
+            latenciesMs.push(end - scheduled);
+            fromSendMs.push(end - sendAt);
           },
           (/** @type {unknown} */ err) => {
             failed++;
@@ -268,6 +368,10 @@ export async function pacedRun(rate, seconds, call) {
     p50Ms: round(percentile(latenciesMs, 50)),
     p99Ms: round(percentile(latenciesMs, 99)),
     maxMs: round(Math.max(...latenciesMs)),
+    sendLagP50Ms: round(percentile(lagMs, 50)),
+    sendLagP99Ms: round(percentile(lagMs, 99)),
+    fromSendP50Ms: round(percentile(fromSendMs, 50)),
+    fromSendP99Ms: round(percentile(fromSendMs, 99)),
     wrongLabels: wrong,
     failed,
     ...(firstError ? { firstError } : {}),
@@ -277,6 +381,9 @@ export async function pacedRun(rate, seconds, call) {
 /**
  * The floor: the fixture's model.onnx in onnxruntime-node inside this process, one-row inputs,
  * no HTTP. Session options match what `yard server` gives a replica (one intra-op thread).
+ * onnxruntime-node runs a session synchronously on the calling thread (`run` only defers to
+ * `setImmediate`), so "n concurrent callers" are n closed loops whose single-row runs take turns
+ * on this one thread: the best one session on one core does with no HTTP, no batching.
  * @param {Sizes} sizes
  * @param {Fixture} fixture
  */
@@ -287,32 +394,41 @@ export async function measureFloor(sizes, fixture) {
     intraOpNumThreads: 1,
   });
   const inputs = fixture.rows.map((row) => Float32Array.from(row));
+  const dims = [1, ...fixture.rowShape];
   const k = inputs.length;
+  /** @param {number} i */
+  const runRow = async (i) => {
+    const data = /** @type {Float32Array} */ (inputs[i]);
+    const out = await session.run({ [fixture.inputName]: new ort.Tensor('float32', data, dims) });
+    return {
+      label: Number(out.label?.data[0]),
+      probabilities: Array.from(/** @type {Float32Array} */ (out.probabilities?.data ?? [])),
+    };
+  };
   /** @param {number} n */
   const call = async (n) => {
     const i = n % k;
-    const data = /** @type {Float32Array} */ (inputs[i]);
-    const out = await session.run({
-      [fixture.inputName]: new ort.Tensor('float32', data, [1, data.length]),
-    });
-    const label = out.label?.data[0];
-    return Number(label) === fixture.labels[i];
+    return (await runRow(i)).label === fixture.labels[i];
   };
   /** @type {number[]} */
   const got = [];
+  /** @type {number | null} */
+  let maxProbabilityError = null;
   for (let i = 0; i < k; i++) {
-    const data = /** @type {Float32Array} */ (inputs[i]);
-    const out = await session.run({
-      [fixture.inputName]: new ort.Tensor('float32', data, [1, data.length]),
-    });
-    got.push(Number(out.label?.data[0]));
+    const answer = await runRow(i);
+    got.push(answer.label);
+    const err = probabilityError(fixture.probabilities?.[i], answer.probabilities);
+    if (err !== null) maxProbabilityError = Math.max(maxProbabilityError ?? 0, err);
   }
   const check = {
-    ok: got.every((g, i) => g === fixture.labels[i]),
+    ok:
+      got.every((g, i) => g === fixture.labels[i]) &&
+      (maxProbabilityError ?? 0) <= PROBABILITY_TOLERANCE,
     expected: fixture.labels,
     got,
+    maxProbabilityError,
   };
-  const steps = await measureSteps(sizes, 'floor', sizes.concurrencies, call);
+  const steps = await measureSteps(sizes, `${fixture.key} floor`, sizes.concurrencies, call);
   const rssMB = Math.round((process.memoryUsage().rss / 2 ** 20) * 10) / 10;
   await session.release();
   return {
