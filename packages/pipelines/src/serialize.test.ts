@@ -338,9 +338,7 @@ describe('serializeOutput and deserializeOutput', () => {
       expect(await readdir(back.path)).toEqual([]);
     });
 
-    // Known limitation (documented in serialize.ts): dir() stores files only, so empty folders
-    // inside the output are not kept.
-    it.skip('keeps an empty folder inside a dir() output', async () => {
+    it('keeps an empty folder inside a dir() output', async () => {
       await mkdir(join(work, 'logs'));
       await writeFile(join(work, 'id'), randomUUID());
       const stored = await serializeOutput('train', dir(work));

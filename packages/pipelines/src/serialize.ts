@@ -18,7 +18,7 @@ import { InvalidParameterError } from '@modelyard/core';
  * | other typed arrays (`Float32Array`, `BigInt64Array`, ...) | typed | the elements, little-endian |
  * | Apache Arrow `Table` | arrow | Arrow IPC stream (read back as a `Table`) |
  * | {@link file}`(path)` | file | the file's bytes (read back as a file in a cache folder) |
- * | {@link dir}`(path)` | dir | the folder's files, listed in the header (empty folders are not kept) |
+ * | {@link dir}`(path)` | dir | the folder's files (and empty subfolders), listed in the header |
  */
 
 const MAGIC = Buffer.from('YARD', 'ascii');
@@ -187,19 +187,22 @@ function isArrowTable(value: unknown): boolean {
   );
 }
 
-async function listFiles(root: string): Promise<string[]> {
-  const out: string[] = [];
+/** A folder's files and its empty subfolders, in name order. */
+async function listFiles(root: string): Promise<{ files: string[]; empty: string[] }> {
+  const files: string[] = [];
+  const empty: string[] = [];
   const walk = async (folder: string): Promise<void> => {
     const entries = await readdir(folder, { withFileTypes: true });
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    if (entries.length === 0 && folder !== root) empty.push(folder);
     for (const entry of entries) {
       const full = join(folder, entry.name);
       if (entry.isDirectory()) await walk(full);
-      else if (entry.isFile()) out.push(full);
+      else if (entry.isFile()) files.push(full);
     }
   };
   await walk(root);
-  return out;
+  return { files, empty };
 }
 
 /**
@@ -220,17 +223,17 @@ export async function serializeOutput(step: string, value: unknown): Promise<Sto
       );
       bytes = envelope({ kind, name: value.path.split(sep).pop() ?? 'file' }, content);
     } else {
-      const files = await listFiles(value.path).catch((error: unknown) =>
+      const { files, empty } = await listFiles(value.path).catch((error: unknown) =>
         refuse(step, 'the output', `dir('${value.path}'), which cannot be read: ${String(error)}`),
       );
       const contents = await Promise.all(files.map((f) => readFile(f)));
+      const rel = (f: string) => relative(value.path, f).split(sep).join('/');
       bytes = envelope(
         {
           kind,
-          files: files.map((f, i) => ({
-            path: relative(value.path, f).split(sep).join('/'),
-            size: contents[i]?.length ?? 0,
-          })),
+          files: files.map((f, i) => ({ path: rel(f), size: contents[i]?.length ?? 0 })),
+          // Only when there are some, so that outputs without them keep their digests.
+          ...(empty.length > 0 && { folders: empty.map(rel) }),
         },
         Buffer.concat(contents),
       );
@@ -328,6 +331,7 @@ export async function deserializeOutput(bytes: Uint8Array, digest: string): Prom
     type?: string;
     name?: string;
     files?: { path: string; size: number }[];
+    folders?: string[];
   };
   try {
     header = JSON.parse(buffer.subarray(start, start + length).toString('utf8')) as typeof header;
@@ -407,6 +411,7 @@ export async function deserializeOutput(bytes: Uint8Array, digest: string): Prom
       if (header.kind === 'file') safeName(header.name ?? 'file', digest);
       else {
         for (const entry of files) safeRelative(entry.path, digest);
+        for (const folder of header.folders ?? []) safeRelative(folder, digest);
         const total = files.reduce((n, f) => n + f.size, 0);
         if (total !== payload.length) {
           throw corrupt(
@@ -426,6 +431,9 @@ export async function deserializeOutput(bytes: Uint8Array, digest: string): Prom
             await mkdir(dirname(path), { recursive: true });
             await writeFile(path, payload.subarray(offset, offset + entry.size));
             offset += entry.size;
+          }
+          for (const folder of header.folders ?? []) {
+            await mkdir(join(staging, safeRelative(folder, digest)), { recursive: true });
           }
           await mkdir(staging, { recursive: true });
         }
