@@ -4,7 +4,7 @@ import type { DynamicBatchingOptions } from './dynamic-batcher.js';
 import { schemaToTensorSpecs } from './mlmodel.js';
 import type { SignatureSchema } from './mlmodel.js';
 import type { ModelLoadOptions, ModelRuntime } from './model-runtime.js';
-import { siblingModule, startModuleWorker } from './module-worker.js';
+import { siblingModule, startModuleWorker } from '@modelyard/core/module-worker';
 import type { OnnxWorkerData } from './onnx-worker.js';
 import { PooledModel, describeSpec, planLoad, positiveInteger } from './pooled-model.js';
 import type { WireCodec } from './pooled-model.js';

@@ -3,7 +3,7 @@ import type { Datatype, Tensor, TensorSpec } from '@modelyard/core';
 import { schemaToTensorSpecs } from './mlmodel.js';
 import type { SignatureSchema } from './mlmodel.js';
 import type { ModelLoadOptions, ModelRuntime } from './model-runtime.js';
-import { siblingModule, startModuleWorker } from './module-worker.js';
+import { siblingModule, startModuleWorker } from '@modelyard/core/module-worker';
 import { PooledModel, describeSpec, planLoad } from './pooled-model.js';
 import type { WireCodec } from './pooled-model.js';
 import { ReplicaPool } from './replica-pool.js';

@@ -53,6 +53,24 @@ function dataUrl(code: string): URL {
   return new URL(`data:text/javascript,${encodeURIComponent(code)}`);
 }
 
+/** Code that registers the TypeScript module hooks (`typescript` resolved from `fromUrl`). */
+function registerHooks(fromUrl: string): string {
+  const require = createRequire(fromUrl);
+  const typescriptUrl = pathToFileURL(require.resolve('typescript')).href;
+  const hooksUrl = dataUrl(typeScriptHooks(typescriptUrl)).href;
+  return `import { register } from 'node:module';
+register(${JSON.stringify(hooksUrl)});`;
+}
+
+/**
+ * `node` flags that run TypeScript sources in a child process the way {@link startModuleWorker}
+ * runs them in a thread. For development and tests.
+ * @param fromUrl a module whose `node_modules` has `typescript`
+ */
+export function typeScriptExecArgv(fromUrl: string): string[] {
+  return ['--conditions=@modelyard/source', '--import', dataUrl(registerHooks(fromUrl)).href];
+}
+
 /**
  * Starts a worker thread running the ES module at `moduleUrl`. A `.js` module starts as is; a
  * `.ts` module (running from sources) starts behind module hooks that transpile it and its
@@ -61,12 +79,7 @@ function dataUrl(code: string): URL {
  */
 export function startModuleWorker(moduleUrl: URL, options: WorkerOptions = {}): Worker {
   if (!moduleUrl.pathname.endsWith('.ts')) return new Worker(moduleUrl, options);
-  const require = createRequire(moduleUrl);
-  const typescriptUrl = pathToFileURL(require.resolve('typescript')).href;
-  const hooksUrl = dataUrl(typeScriptHooks(typescriptUrl)).href;
-  const boot = `
-import { register } from 'node:module';
-register(${JSON.stringify(hooksUrl)});
+  const boot = `${registerHooks(moduleUrl.href)}
 await import(${JSON.stringify(moduleUrl.href)});`;
   return new Worker(dataUrl(boot), {
     ...options,
