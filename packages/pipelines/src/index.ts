@@ -46,7 +46,16 @@ export {
   UnserializableOutputError,
 } from './serialize.js';
 export type { PathRef, StoredOutput } from './serialize.js';
-export { runPipeline, readSummary, TAGS } from './runner.js';
+export { runPipeline, readSummary, DEFAULT_CONCURRENCY } from './runner.js';
+export { TAGS, executeUnit, inlineExecutor, blobLoader, loadRef } from './execute.js';
+export type {
+  OutputRef,
+  UnitEvent,
+  UnitExecutor,
+  UnitHooks,
+  UnitResult,
+  UnitTask,
+} from './execute.js';
 export type {
   RunEvent,
   RunOptions,
@@ -57,3 +66,23 @@ export type {
 } from './runner.js';
 export { bundlePipeline, importBundle, loadPipeline } from './load.js';
 export type { PipelineBundle } from './load.js';
+export {
+  DEFAULT_QUEUE,
+  redisExecutor,
+  startWorker,
+  schedulePipeline,
+  listSchedules,
+  removeSchedule,
+  nextCronTime,
+  uploadBundle,
+} from './redis.js';
+export type {
+  QueueTarget,
+  RedisExecutorOptions,
+  WorkerOptions,
+  WorkerEvent,
+  PipelineWorker,
+  ScheduleInfo,
+  ScheduleOptions,
+} from './redis.js';
+export { StepThreadPool, withStepThreads } from './threads.js';

@@ -1,15 +1,16 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { availableParallelism } from 'node:os';
 import { InvalidParameterError } from '@modelyard/core';
 import type { YardClient } from '@modelyard/client';
 import { YardClientError } from '@modelyard/client';
 import { resolveParams } from './params.js';
 import type { Pipeline } from './pipeline.js';
 import { producersOf } from './pipeline.js';
-import { runAttempts } from './retry.js';
 import { deserializeOutput, digestOf, serializeOutput } from './serialize.js';
-import type { Step, StepContext } from './step.js';
-import { createStepContext } from './step-context.js';
+import type { Step } from './step.js';
+import type { OutputRef, UnitExecutor, UnitResult, UnitTask } from './execute.js';
+import { TAGS, blobLoader, inlineExecutor, loadRef, messageOf } from './execute.js';
+import type { PipelineBundle } from './load.js';
+import { StepThreadPool, withStepThreads } from './threads.js';
 
 /** Where a step stands in a run. */
 export type StepStatus = 'pending' | 'running' | 'succeeded' | 'cached' | 'failed' | 'skipped';
@@ -29,6 +30,8 @@ export interface UnitSummary {
   /** For a cached output: the pipeline run that produced it. */
   cachedFrom: string | null;
   error: string | null;
+  /** Who ran it, when not this process (a worker thread, `yard worker` host:pid). */
+  worker?: string;
 }
 
 /** A step in a run's summary. */
@@ -69,7 +72,13 @@ export type RunEvent =
       error: string;
       retryInMs?: number;
     }
-  | { type: 'log'; step: string; level: 'info' | 'warn' | 'error'; message: string }
+  | {
+      type: 'log';
+      step: string;
+      item?: number;
+      level: 'info' | 'warn' | 'error';
+      message: string;
+    }
   | { type: 'run-finished'; summary: RunSummary };
 
 /** What {@link runPipeline} takes. */
@@ -83,8 +92,18 @@ export interface RunOptions {
   experiment?: string;
   /** Recorded with the run and part of every cache key; default 0. */
   seed?: number;
-  /** Steps run at once; default: the machine's CPU count (at least 2). */
+  /**
+   * Step calls in flight at once; default: the executor's (8 in this process, where calls mostly
+   * wait on the server; 1000 on Redis, where they wait in the queue for workers).
+   */
   concurrency?: number;
+  /**
+   * Where step calls run; default: in this process, with `worker: true` steps in worker threads
+   * when `bundle` is given. The caller closes what it passes.
+   */
+  executor?: UnitExecutor;
+  /** The bundle the pipeline was imported from (`loadPipeline`): worker threads import it too. */
+  bundle?: PipelineBundle;
   /** A failed run's tracking run id: its finished steps are reused, the rest run. */
   resume?: string;
   /** Tags for the pipeline's tracking run (e.g. the git commit, the source file). */
@@ -95,29 +114,11 @@ export interface RunOptions {
   signal?: AbortSignal;
 }
 
-/** Tag keys written on pipeline runs. */
-export const TAGS = {
-  pipeline: 'modelyard.pipeline.name',
-  pipelineRunId: 'modelyard.pipeline.run_id',
-  codeDigest: 'modelyard.pipeline.code_digest',
-  seed: 'modelyard.pipeline.seed',
-  summary: 'modelyard.pipeline.summary',
-  resumedFrom: 'modelyard.pipeline.resumed_from',
-  step: 'modelyard.step.name',
-  stepItem: 'modelyard.step.item',
-  stepKey: 'modelyard.step.cache_key',
-  stepCode: 'modelyard.step.code_digest',
-  stepDigest: 'modelyard.step.output_digest',
-  stepAttempts: 'modelyard.step.attempts',
-  parentRun: 'mlflow.parentRunId',
-} as const;
+/** Step calls in flight at once unless told otherwise. */
+export const DEFAULT_CONCURRENCY = 8;
 
 function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 function emptyUnit(): UnitSummary {
@@ -158,17 +159,18 @@ class Slots {
 interface Produced {
   status: StepStatus;
   key: string | null;
+  /** The output as consumers receive it (for a map step: its items' digests). */
+  ref: OutputRef;
+  /** The identity that goes into consumers' cache keys. */
   digest: string | null;
-  /** Loaded on demand. */
-  value?: Promise<unknown>;
 }
 
 /**
- * Runs a pipeline in this process: steps whose producers are done run concurrently (up to
- * `concurrency`), each cached by its code digest, its inputs' identities and the params; every
- * output is stored content-addressed on the server; the run and each executed step are tracked
- * runs (the step runs nested under the pipeline's). A failing step stops only its consumers;
- * the others finish, and the run is failed.
+ * Runs a pipeline: steps whose producers are done run concurrently (up to `concurrency`), each
+ * cached by its code digest, its inputs' identities and the params; every output is stored
+ * content-addressed on the server; the run and each executed step are tracked runs (the step
+ * runs nested under the pipeline's). Steps run where `executor` puts them (default: in this
+ * process). A failing step stops only its consumers; the others finish, and the run is failed.
  *
  * @returns the run's summary (also stored with the run, tag `modelyard.pipeline.summary`).
  * @throws InvalidParameterError for bad parameters or options, before anything runs.
@@ -185,7 +187,8 @@ export async function runPipeline(
       seed,
     });
   }
-  const concurrency = options.concurrency ?? Math.max(2, availableParallelism());
+  const executor = options.executor ?? localExecutor(client, pipeline, options.bundle);
+  const concurrency = options.concurrency ?? executor.concurrency ?? DEFAULT_CONCURRENCY;
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new InvalidParameterError(
       `concurrency must be a whole number ≥ 1, got ${String(concurrency)}.`,
@@ -211,6 +214,7 @@ export async function runPipeline(
       { key: TAGS.pipelineRunId, value: pipelineRunId },
       { key: TAGS.codeDigest, value: codeDigest },
       { key: TAGS.seed, value: String(seed) },
+      { key: TAGS.executor, value: executor.name },
       ...(options.resume === undefined ? [] : [{ key: TAGS.resumedFrom, value: options.resume }]),
       ...Object.entries(options.tags ?? {}).map(([key, value]) => ({ key, value })),
     ],
@@ -245,20 +249,24 @@ export async function runPipeline(
     })),
   };
   emit({ type: 'run-started', summary });
+  if (options.executor === undefined && options.bundle === undefined) {
+    for (const s of pipeline.steps.filter((x) => x.config.worker)) {
+      emit({
+        type: 'log',
+        step: s.name,
+        level: 'warn',
+        message:
+          'runs in the main thread: worker threads need the pipeline to come from a file ' +
+          '(yard run, or runPipeline with the bundle from loadPipeline)',
+      });
+    }
+  }
   const summaryOf = new Map(summary.steps.map((s) => [s.name, s]));
   const slots = new Slots(concurrency);
   const results = new Map<string, Promise<Produced>>();
 
-  const load = (produced: Produced): Promise<unknown> => {
-    if (produced.digest === null) return Promise.resolve(undefined);
-    const digest = produced.digest;
-    produced.value ??= client.blobs.get(digest).then((bytes) => deserializeOutput(bytes, digest));
-    return produced.value;
-  };
-
-  const context = {
+  const context: RunContext = {
     client,
-    pipeline,
     params,
     seed,
     useCache,
@@ -268,41 +276,46 @@ export async function runPipeline(
     pipelineRunId,
     experimentId,
     previous,
-    load,
+    load: blobLoader(client),
+    executor,
   };
 
-  for (const s of pipeline.steps) {
-    const stepSummary = summaryOf.get(s.name);
-    if (stepSummary === undefined) continue;
-    const producers = producersOf(s).map((p) => ({ ...p, result: results.get(p.step.name) }));
-    results.set(
-      s.name,
-      (async (): Promise<Produced> => {
-        const inputs = new Map<string, Produced>();
-        for (const p of producers) {
-          if (p.result !== undefined) inputs.set(p.as, await p.result);
-        }
-        const blocked = [...inputs.entries()].find(
-          ([, r]) => r.status === 'failed' || r.status === 'skipped',
-        );
-        if (blocked !== undefined) {
-          const producer = producers.find((p) => p.as === blocked[0]);
-          stepSummary.status = 'skipped';
-          // Skipping after a skipped (conditional) producer is normal; after a failure it is not.
-          stepSummary.error =
-            blocked[1].status === 'failed'
-              ? `not run: input '${blocked[0]}' from step '${producer?.step.name ?? '?'}' failed`
-              : null;
-          emit({ type: 'step', step: stepSummary });
-          return { status: 'skipped', key: null, digest: null };
-        }
-        return s.kind === 'map'
-          ? runMap(context, s, stepSummary, inputs, slots)
-          : slots.run(() => runUnit(context, s, stepSummary, stepSummary, inputs, undefined));
-      })(),
-    );
+  try {
+    for (const s of pipeline.steps) {
+      const stepSummary = summaryOf.get(s.name);
+      if (stepSummary === undefined) continue;
+      const producers = producersOf(s).map((p) => ({ ...p, result: results.get(p.step.name) }));
+      results.set(
+        s.name,
+        (async (): Promise<Produced> => {
+          const inputs = new Map<string, Produced>();
+          for (const p of producers) {
+            if (p.result !== undefined) inputs.set(p.as, await p.result);
+          }
+          const blocked = [...inputs.entries()].find(
+            ([, r]) => r.status === 'failed' || r.status === 'skipped',
+          );
+          if (blocked !== undefined) {
+            const producer = producers.find((p) => p.as === blocked[0]);
+            stepSummary.status = 'skipped';
+            // Skipping after a skipped (conditional) producer is normal; after a failure it is not.
+            stepSummary.error =
+              blocked[1].status === 'failed'
+                ? `not run: input '${blocked[0]}' from step '${producer?.step.name ?? '?'}' failed`
+                : null;
+            emit({ type: 'step', step: stepSummary });
+            return NOTHING('skipped');
+          }
+          return s.kind === 'map'
+            ? runMap(context, s, stepSummary, inputs, slots)
+            : slots.run(() => runUnit(context, s, stepSummary, stepSummary, inputs, undefined));
+        })(),
+      );
+    }
+    await Promise.all(results.values());
+  } finally {
+    if (options.executor === undefined) await executor.close();
   }
-  await Promise.all(results.values());
   summary.endedAt = Date.now();
   summary.status = summary.steps.some((s) => s.status === 'failed') ? 'failed' : 'succeeded';
   const stored = await serializeOutput('(summary)', summary);
@@ -318,9 +331,23 @@ export async function runPipeline(
   return summary;
 }
 
+/** In this process; `worker: true` steps in worker threads when the bundle is known. */
+function localExecutor(
+  client: YardClient,
+  pipeline: Pipeline<unknown>,
+  bundle: PipelineBundle | undefined,
+): UnitExecutor {
+  const inline = inlineExecutor(client, pipeline);
+  if (bundle === undefined || !pipeline.steps.some((s) => s.config.worker)) return inline;
+  return withStepThreads(inline, pipeline, new StepThreadPool({ client, bundle, worker: 'local' }));
+}
+
+function NOTHING(status: 'failed' | 'skipped'): Produced {
+  return { status, key: null, digest: null, ref: { digest: null } };
+}
+
 interface RunContext {
   client: YardClient;
-  pipeline: Pipeline<unknown>;
   params: Record<string, unknown>;
   seed: number;
   useCache: boolean;
@@ -330,7 +357,8 @@ interface RunContext {
   pipelineRunId: string;
   experimentId: string;
   previous: RunSummary | undefined;
-  load: (produced: Produced) => Promise<unknown>;
+  load: (digest: string) => Promise<unknown>;
+  executor: UnitExecutor;
 }
 
 async function runMap(
@@ -340,13 +368,21 @@ async function runMap(
   inputs: Map<string, Produced>,
   slots: Slots,
 ): Promise<Produced> {
-  const overResult = inputs.get('(over)');
-  const list = overResult === undefined ? [] : await run.load(overResult);
+  const over = inputs.get('(over)');
+  let list: unknown;
+  try {
+    list = over === undefined ? [] : await loadRef(over.ref, run.load);
+  } catch (error) {
+    list = error;
+  }
   if (!Array.isArray(list)) {
     stepSummary.status = 'failed';
-    stepSummary.error = `'over' must produce a list, but step '${s.over?.name ?? '?'}' produced ${typeof list}.`;
+    stepSummary.error =
+      list instanceof Error
+        ? `could not load the list from step '${s.over?.name ?? '?'}': ${list.message}`
+        : `'over' must produce a list, but step '${s.over?.name ?? '?'}' produced ${typeof list}.`;
     run.emit({ type: 'step', step: stepSummary });
-    return { status: 'failed', key: null, digest: null };
+    return NOTHING('failed');
   }
   const items = list.map((_, index) => ({ index, ...emptyUnit() }));
   stepSummary.items = items;
@@ -355,10 +391,15 @@ async function runMap(
   const started = Date.now();
   const itemInputs = new Map(inputs);
   itemInputs.delete('(over)');
+  const overRef = over?.ref ?? { digest: null };
   const outcomes = await Promise.all(
     items.map((unit, index) =>
       slots.run(() =>
-        runUnit(run, s, stepSummary, unit, itemInputs, { index, value: list[index] as unknown }),
+        runUnit(run, s, stepSummary, unit, itemInputs, {
+          index,
+          value: list[index] as unknown,
+          over: overRef,
+        }),
       ),
     ),
   );
@@ -370,7 +411,7 @@ async function runMap(
     stepSummary.status = 'failed';
     stepSummary.error = `item ${String(failed.index)} failed: ${failed.error ?? ''}`;
     run.emit({ type: 'step', step: stepSummary });
-    return { status: 'failed', key: null, digest: null };
+    return NOTHING('failed');
   }
   const digests = outcomes.map((o) => o.digest);
   stepSummary.key = sha256(JSON.stringify(outcomes.map((o) => o.key)));
@@ -381,7 +422,7 @@ async function runMap(
     status: stepSummary.status,
     key: stepSummary.key,
     digest: stepSummary.outputDigest,
-    value: Promise.all(outcomes.map((o) => run.load(o))),
+    ref: { digest: stepSummary.outputDigest, items: digests },
   };
 }
 
@@ -413,7 +454,7 @@ async function runUnit(
   stepSummary: StepSummary,
   unit: UnitSummary,
   inputs: Map<string, Produced>,
-  item: { index: number; value: unknown } | undefined,
+  item: { index: number; value: unknown; over: OutputRef } | undefined,
 ): Promise<Produced> {
   const { client } = run;
   const itemDigest =
@@ -424,6 +465,10 @@ async function runUnit(
   unit.key = key;
   const report = () => {
     run.emit({ type: 'step', step: stepSummary, ...(item !== undefined && { item: item.index }) });
+  };
+  const reused = (digest: string | null): Produced => {
+    report();
+    return { status: 'cached', key: unit.key, digest, ref: { digest } };
   };
 
   // Resumed: reuse what the earlier run finished.
@@ -437,8 +482,7 @@ async function runUnit(
       cachedFrom: run.previous?.pipelineRunId ?? null,
       key: earlier.key ?? key,
     });
-    if (item === undefined) report();
-    return { status: 'cached', key: unit.key, digest: earlier.outputDigest };
+    return reused(earlier.outputDigest);
   }
   if (run.useCache && s.config.cache && !s.config.refresh) {
     const hit = await lookup(client, key, s.config.ttlMs);
@@ -450,125 +494,74 @@ async function runUnit(
         runId: typeof hit.metadata['runId'] === 'string' ? hit.metadata['runId'] : null,
         cachedFrom: hit.pipelineRunId,
       });
-      if (item === undefined) report();
-      return { status: 'cached', key, digest: hit.outputDigest };
+      return reused(hit.outputDigest);
     }
   }
 
-  const values: Record<string, unknown> = {};
-  for (const [as, produced] of inputs) values[as] = await run.load(produced);
-  if (item === undefined && s.config.when !== undefined && !s.config.when(values, run.params)) {
-    unit.status = 'skipped';
-    report();
-    return { status: 'skipped', key: null, digest: null };
-  }
-
-  unit.status = 'running';
-  if (item === undefined) report();
-  const started = Date.now();
-  const stepRun = await client.runs.create({
-    experimentId: run.experimentId,
-    runName: item === undefined ? s.name : `${s.name}[${String(item.index)}]`,
-    startTime: started,
-    tags: [
-      { key: TAGS.parentRun, value: run.trackingRunId },
-      { key: TAGS.pipelineRunId, value: run.pipelineRunId },
-      { key: TAGS.step, value: s.name },
-      { key: TAGS.stepKey, value: key },
-      { key: TAGS.stepCode, value: s.codeDigest },
-      ...(item === undefined ? [] : [{ key: TAGS.stepItem, value: String(item.index) }]),
-    ],
-  });
-  const runId = stepRun.info.runId;
-  unit.runId = runId;
-  const { ctx, flush } = createStepContext({
-    client,
+  const task: UnitTask = {
     step: s.name,
-    item: item?.index,
-    runId,
-    pipelineRunId: run.pipelineRunId,
+    key,
+    inputs: Object.fromEntries([...inputs.entries()].map(([as, p]) => [as, p.ref])),
+    item: item === undefined ? null : { index: item.index, over: item.over },
     params: run.params,
-    onLog: (level, message) => {
-      run.emit({ type: 'log', step: s.name, level, message });
-    },
-  });
-  let failure: unknown;
-  let stored: Awaited<ReturnType<typeof serializeOutput>> | undefined;
+    pipelineRunId: run.pipelineRunId,
+    trackingRunId: run.trackingRunId,
+    experimentId: run.experimentId,
+  };
+  const itemField = item === undefined ? {} : { item: item.index };
+  let result: UnitResult;
   try {
-    const { value, attempts } = await runAttempts(
-      s.name,
-      s.config,
-      run.cancel,
-      (attempt, signal) => {
-        unit.attempts = attempt;
-        const attemptCtx: StepContext<unknown> = { ...ctx, attempt, signal };
-        return s.call(values, attemptCtx, item?.value);
+    result = await run.executor.execute(task, {
+      load: run.load,
+      cancel: run.cancel,
+      ...(item !== undefined && { itemValue: { value: item.value } }),
+      onEvent: (event) => {
+        switch (event.type) {
+          case 'started':
+            unit.status = 'running';
+            unit.runId = event.runId;
+            if (event.worker !== null) unit.worker = event.worker;
+            if (item === undefined) report();
+            break;
+          case 'attempt-failed':
+            unit.attempts = event.attempt;
+            run.emit({ ...event, step: s.name, ...itemField });
+            break;
+          case 'log':
+            run.emit({ ...event, step: s.name, ...itemField });
+            break;
+        }
       },
-      (failed) => {
-        run.emit({
-          type: 'attempt-failed',
-          step: s.name,
-          ...(item !== undefined && { item: item.index }),
-          attempt: failed.attempt,
-          error: messageOf(failed.error),
-          ...(failed.retryInMs !== undefined && { retryInMs: Math.round(failed.retryInMs) }),
-        });
-      },
-    );
-    unit.attempts = attempts;
-    stored = await serializeOutput(s.name, value);
-    if (!(await client.blobs.has(stored.digest)))
-      await client.blobs.put(stored.digest, stored.bytes);
-  } catch (error) {
-    failure = error;
-  }
-  unit.durationMs = Date.now() - started;
-  try {
-    await flush();
-  } catch (error) {
-    run.emit({
-      type: 'log',
-      step: s.name,
-      level: 'warn',
-      message: `could not record the step's metrics, params or logs: ${messageOf(error)}`,
     });
+  } catch (error) {
+    // The executor itself failed (lost connection, worker gave up): the step did not finish.
+    result = {
+      status: 'failed',
+      outputDigest: null,
+      runId: unit.runId,
+      attempts: unit.attempts,
+      durationMs: 0,
+      error: `the ${run.executor.name} executor failed: ${messageOf(error)}`,
+      worker: unit.worker ?? null,
+    };
   }
-  if (stored !== undefined) {
-    if (s.config.cache) {
-      await client.pipelineCache.put(key, {
-        outputDigest: stored.digest,
-        pipelineRunId: run.pipelineRunId,
-        stepName: s.name,
-        metadata: {
-          runId,
-          kind: stored.kind,
-          attempts: unit.attempts,
-          durationMs: unit.durationMs,
-        },
-      });
-    }
-    unit.outputDigest = stored.digest;
-    unit.status = 'succeeded';
-  } else {
-    unit.status = 'failed';
-    unit.error = messageOf(failure);
-  }
-  await client.runs.logBatch(runId, {
-    tags: [
-      { key: TAGS.stepAttempts, value: String(unit.attempts) },
-      ...(stored === undefined ? [] : [{ key: TAGS.stepDigest, value: stored.digest }]),
-    ],
+  Object.assign(unit, {
+    status: result.status,
+    attempts: result.attempts,
+    durationMs: result.durationMs,
+    outputDigest: result.outputDigest,
+    runId: result.runId,
+    error: result.error,
+    ...(result.worker !== null && { worker: result.worker }),
   });
-  await client.runs.update(runId, {
-    status: stored === undefined ? 'FAILED' : 'FINISHED',
-    endTime: Date.now(),
-  });
-  if (item === undefined) {
-    report();
-  }
-  return stored === undefined
-    ? { status: 'failed', key: null, digest: null }
-    : { status: 'succeeded', key, digest: stored.digest };
+  report();
+  if (result.status !== 'succeeded') return NOTHING(result.status);
+  return {
+    status: 'succeeded',
+    key,
+    digest: result.outputDigest,
+    ref: { digest: result.outputDigest },
+  };
 }
 
 function reusable(
