@@ -3,12 +3,20 @@ import { dirname, relative } from 'node:path';
 import { promisify } from 'node:util';
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { loadPipeline, parseParamArgs, readSummary, runPipeline } from '@modelyard/pipelines';
-import type { RunEvent, RunSummary, StepSummary } from '@modelyard/pipelines';
+import {
+  TAGS,
+  loadPipeline,
+  parseParamArgs,
+  readSummary,
+  redisExecutor,
+  runPipeline,
+} from '@modelyard/pipelines';
+import type { RunEvent, RunSummary, StepSummary, UnitExecutor } from '@modelyard/pipelines';
 import { CliError } from './cli-io.js';
 import type { CliIo } from './cli-io.js';
 import { clientFor, withServer } from './server-connection.js';
 import { positiveInt, toJson } from './table-format.js';
+import { addQueueOptions, queueTarget } from './worker-command.js';
 
 interface RunFlags {
   param: string[];
@@ -19,6 +27,8 @@ interface RunFlags {
   seed?: string;
   concurrency?: number;
   resume?: string;
+  redis: string;
+  queue: string;
 }
 
 const SYMBOL: Record<StepSummary['status'], string> = {
@@ -94,6 +104,23 @@ function progress(io: CliIo): (event: RunEvent) => void {
         break;
       case 'step': {
         const s = event.step;
+        if (event.item !== undefined) {
+          // Map items: failures, and a line at each tenth done, not a line per item.
+          const unit = s.items?.[event.item];
+          const total = s.items?.length ?? 0;
+          if (unit?.status === 'failed') {
+            io.err(
+              `  ${SYMBOL.failed} ${s.name}[${String(event.item)}] failed: ${unit.error ?? ''}\n`,
+            );
+          }
+          const done = s.items?.filter((i) => i.status !== 'pending' && i.status !== 'running');
+          const n = done?.length ?? 0;
+          const tenth = Math.max(1, Math.floor(total / 10));
+          if (unit?.status !== 'running' && n < total && n % tenth === 0) {
+            io.err(`    ${s.name}: ${String(n)}/${String(total)} items done\n`);
+          }
+          break;
+        }
         if (s.status === 'pending') break;
         const extra =
           s.status === 'cached'
@@ -101,8 +128,9 @@ function progress(io: CliIo): (event: RunEvent) => void {
             : s.status === 'succeeded' || s.status === 'failed'
               ? ` in ${seconds(s.durationMs)}${s.attempts > 1 ? `, ${String(s.attempts)} attempts` : ''}`
               : '';
+        const where = s.worker === undefined || s.status === 'cached' ? '' : ` on ${s.worker}`;
         io.err(
-          `  ${SYMBOL[s.status]} ${s.name} ${s.status}${extra}${s.error === null ? '' : `: ${s.error}`}\n`,
+          `  ${SYMBOL[s.status]} ${s.name} ${s.status}${extra}${where}${s.error === null ? '' : `: ${s.error}`}\n`,
         );
         break;
       }
@@ -114,7 +142,9 @@ function progress(io: CliIo): (event: RunEvent) => void {
         );
         break;
       case 'log':
-        io.err(`    ${event.step} ${event.level}: ${event.message}\n`);
+        io.err(
+          `    ${event.step}${event.item === undefined ? '' : `[${String(event.item)}]`} ${event.level}: ${event.message}\n`,
+        );
         break;
       case 'run-finished':
         io.err(`${headline(event.summary)}\n`);
@@ -125,7 +155,7 @@ function progress(io: CliIo): (event: RunEvent) => void {
 
 /** `yard run <file>`. */
 export function addRunCommand(program: Command, io: CliIo): void {
-  program
+  const run = program
     .command('run')
     .description(
       'Run a pipeline file (TypeScript or JavaScript that exports a pipeline by default).',
@@ -138,7 +168,10 @@ export function addRunCommand(program: Command, io: CliIo): void {
       [] as string[],
     )
     .addOption(
-      new Option('--executor <kind>', 'where steps run')
+      new Option(
+        '--executor <kind>',
+        'where steps run: this process, or `yard worker` processes through Redis',
+      )
         .choices(['local', 'redis'])
         .default('local'),
     )
@@ -148,7 +181,11 @@ export function addRunCommand(program: Command, io: CliIo): void {
       "the experiment to record the run in (default: the pipeline's name)",
     )
     .option('--seed <n>', 'recorded with the run and part of every cache key (default 0)')
-    .option('--concurrency <n>', 'steps run at once (default: the CPU count)', positiveInt)
+    .option(
+      '--concurrency <n>',
+      'step calls in flight at once (default 8; 1000 with --executor redis)',
+      positiveInt,
+    )
     .option('--resume <runId>', "a failed run's tracking run id: reuse its finished steps")
     .option('--json', 'print the run summary as JSON instead of the step table')
     .addHelpText(
@@ -156,49 +193,59 @@ export function addRunCommand(program: Command, io: CliIo): void {
       '\nExamples:\n' +
         '  $ yard run pipeline.ts\n' +
         '  $ yard run pipeline.ts --param epochs=50 --param data=data/churn.csv --no-cache\n' +
-        '  $ yard run pipeline.ts --resume 5f0c8e0d1a2b4c3d --json\n',
-    )
-    .action(async (file: string, flags: RunFlags, command: Command) => {
-      if (flags.executor === 'redis') {
-        throw new CliError(
-          'The redis executor is not available yet; run with --executor local (the default).',
-        );
-      }
-      const seed = flags.seed === undefined ? 0 : Number(flags.seed);
-      if (!Number.isSafeInteger(seed)) {
-        throw new CliError(`--seed takes a whole number, got '${String(flags.seed)}'.`);
-      }
-      const params = parseParamArgs(flags.param);
-      const client = clientFor(command);
-      const { pipeline, bundle } = await loadPipeline(file);
-      const commit = await gitCommit(bundle.source);
-      const summary = await withServer(() =>
-        runPipeline(pipeline, {
+        '  $ yard run pipeline.ts --resume 5f0c8e0d1a2b4c3d --json\n' +
+        '  $ yard run pipeline.ts --executor redis --redis redis://queue-host:6379\n',
+    );
+  addQueueOptions(run).action(async (file: string, flags: RunFlags, command: Command) => {
+    const seed = flags.seed === undefined ? 0 : Number(flags.seed);
+    if (!Number.isSafeInteger(seed)) {
+      throw new CliError(`--seed takes a whole number, got '${String(flags.seed)}'.`);
+    }
+    const params = parseParamArgs(flags.param);
+    const client = clientFor(command);
+    const { pipeline, bundle } = await loadPipeline(file);
+    const commit = await gitCommit(bundle.source);
+    let executor: UnitExecutor | undefined;
+    if (flags.executor === 'redis') {
+      executor = await withServer(() =>
+        redisExecutor({
+          ...queueTarget(flags),
           client,
-          params,
-          cache: flags.cache,
-          seed,
-          ...(flags.experiment !== undefined && { experiment: flags.experiment }),
-          ...(flags.concurrency !== undefined && { concurrency: flags.concurrency }),
-          ...(flags.resume !== undefined && { resume: flags.resume }),
-          tags: {
-            'mlflow.source.name': relative(process.cwd(), bundle.source) || bundle.source,
-            'mlflow.source.type': 'LOCAL',
-            'modelyard.pipeline.bundle_digest': bundle.digest,
-            ...(commit !== undefined && { 'mlflow.source.git.commit': commit }),
+          bundle,
+          onNoWorkers: (message) => {
+            io.err(`${message}\n`);
           },
-          onEvent: flags.json === true ? undefined : progress(io),
         }),
       );
-      if (flags.json === true) io.out(toJson(summary));
-      else io.out(`${dagLines(summary).join('\n')}\n`);
-      if (summary.status === 'failed') {
-        throw new CliError(
-          `Pipeline ${summary.pipeline} failed. Fix the failed step and rerun with ` +
-            `--resume ${summary.trackingRunId} to reuse the finished steps.`,
-        );
-      }
-    });
+    }
+    const summary = await withServer(() =>
+      runPipeline(pipeline, {
+        ...(executor !== undefined && { executor }),
+        client,
+        params,
+        cache: flags.cache,
+        seed,
+        ...(flags.experiment !== undefined && { experiment: flags.experiment }),
+        ...(flags.concurrency !== undefined && { concurrency: flags.concurrency }),
+        ...(flags.resume !== undefined && { resume: flags.resume }),
+        tags: {
+          'mlflow.source.name': relative(process.cwd(), bundle.source) || bundle.source,
+          'mlflow.source.type': 'LOCAL',
+          [TAGS.bundleDigest]: bundle.digest,
+          ...(commit !== undefined && { 'mlflow.source.git.commit': commit }),
+        },
+        onEvent: flags.json === true ? undefined : progress(io),
+      }),
+    ).finally(() => executor?.close());
+    if (flags.json === true) io.out(toJson(summary));
+    else io.out(`${dagLines(summary).join('\n')}\n`);
+    if (summary.status === 'failed') {
+      throw new CliError(
+        `Pipeline ${summary.pipeline} failed. Fix the failed step and rerun with ` +
+          `--resume ${summary.trackingRunId} to reuse the finished steps.`,
+      );
+    }
+  });
 }
 
 /** `yard runs show <runId>`: a run, and for a pipeline run its steps. */

@@ -9,6 +9,7 @@ import { addRunCommand } from './pipeline-command.js';
 import { addRunsCommand } from './runs-command.js';
 import { addServerOption } from './server-connection.js';
 import { addServerCommand } from './server-command.js';
+import { addScheduleCommands, addWorkerCommand } from './worker-command.js';
 
 /**
  * Builds the `yard` command line. `io` receives everything the commands print (the process's
@@ -46,6 +47,8 @@ export function buildProgram(io: CliIo = processIo): Command {
   addModelsCommand(program, io);
   addDeploymentsCommand(program, io);
   addRunCommand(program, io);
+  addWorkerCommand(program, io);
+  addScheduleCommands(program, io);
   routeOutput(program, io);
   return program;
 }
