@@ -1,8 +1,11 @@
-import { dirname, resolve } from 'node:path';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { createArtifactStore, createMetadataStore } from '@modelyard/store';
 import { buildApp } from './app.js';
 import type { ServerConfig } from './config.js';
+import { DEFAULT_CONFIG } from './config.js';
 import { DEFAULT_ARTIFACT_ROOT } from './services/artifact-uris.js';
 
 /** A running server and how to stop it. */
@@ -44,4 +47,44 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     url: address,
     close: () => app.close(),
   };
+}
+
+/** A server on its own temporary folder (see {@link startTemporaryServer}). */
+export interface TemporaryServer extends RunningServer {
+  /** The folder holding its SQLite file and artifacts; free for the caller's files too. */
+  dir: string;
+}
+
+/**
+ * Starts a server on a free port with a fresh SQLite file and artifact folder in a new temporary
+ * folder, which `close` removes. For tests, examples and benchmarks.
+ * @param prefix the temporary folder's name prefix
+ * @param config settings to change from the defaults (e.g. `rolloutIntervalMs`)
+ */
+export async function startTemporaryServer(
+  prefix = 'yard-',
+  config: Partial<ServerConfig> = {},
+): Promise<TemporaryServer> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  try {
+    const server = await startServer({
+      ...DEFAULT_CONFIG,
+      port: 0,
+      backendStoreUri: `sqlite:///${join(dir, 'yard.db')}`,
+      artifactsDestination: join(dir, 'artifacts'),
+      logLevel: 'silent',
+      ...config,
+    });
+    return {
+      ...server,
+      dir,
+      close: async () => {
+        await server.close();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
 }
