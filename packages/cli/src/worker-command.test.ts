@@ -2,16 +2,15 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { typeScriptExecArgv } from '@modelyard/core/module-worker';
 import { createClient } from '@modelyard/client';
 import type { YardClient } from '@modelyard/client';
-import { DEFAULT_CONFIG, startServer } from '@modelyard/server';
-import type { RunningServer } from '@modelyard/server';
+import { startTemporaryServer } from '@modelyard/server';
+import type { TemporaryServer } from '@modelyard/server';
 import type { RunSummary } from '@modelyard/pipelines';
 import { runYard } from './test-support/run-yard.js';
 
@@ -33,7 +32,7 @@ const BIN = join(here, 'bin.ts');
 const PACKAGE_DIR = join(here, '..');
 
 let dir: string;
-let server: RunningServer;
+let server: TemporaryServer;
 let client: YardClient;
 const workers: ChildProcess[] = [];
 
@@ -111,6 +110,23 @@ async function until<T>(
   }
 }
 
+/** `yard run <file> --executor redis` on `queue`, in-process. */
+function runOnRedis(file: string, queue: string, ...extra: string[]) {
+  return runYard([
+    '--server',
+    server.url,
+    'run',
+    file,
+    '--executor',
+    'redis',
+    '--redis',
+    redisUrl ?? '',
+    '--queue',
+    queue,
+    ...extra,
+  ]);
+}
+
 async function pipelineFile(name: string, code: string): Promise<string> {
   const file = join(dir, name, 'pipeline.ts');
   await mkdir(dirname(file), { recursive: true });
@@ -119,14 +135,8 @@ async function pipelineFile(name: string, code: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'yard-worker-'));
-  server = await startServer({
-    ...DEFAULT_CONFIG,
-    port: 0,
-    backendStoreUri: `sqlite:///${join(dir, 'yard.db')}`,
-    artifactsDestination: join(dir, 'artifacts'),
-    logLevel: 'silent',
-  });
+  server = await startTemporaryServer('yard-worker-');
+  dir = server.dir;
   client = createClient({ baseUrl: server.url });
 });
 
@@ -136,7 +146,6 @@ afterEach(async () => {
 
 afterAll(async () => {
   await server.close();
-  await rm(dir, { recursive: true, force: true });
 });
 
 describe.skipIf(!redisUrl)('the redis executor and yard worker', () => {
@@ -156,19 +165,7 @@ export default pipeline('fanout', { steps: [items, squares, total] });
     );
     const a = await startYardWorker(queue, 'a');
     const b = await startYardWorker(queue, 'b');
-    const run = await runYard([
-      '--server',
-      server.url,
-      'run',
-      file,
-      '--executor',
-      'redis',
-      '--redis',
-      redisUrl ?? '',
-      '--queue',
-      queue,
-      '--json',
-    ]);
+    const run = await runOnRedis(file, queue, '--json');
     expect(run.error).toBeUndefined();
     const summary = JSON.parse(run.out) as RunSummary;
     expect(summary.status).toBe('succeeded');
@@ -190,19 +187,7 @@ export default pipeline('fanout', { steps: [items, squares, total] });
     );
 
     // Rerun: every call is a cache hit, decided without a job.
-    const again = await runYard([
-      '--server',
-      server.url,
-      'run',
-      file,
-      '--executor',
-      'redis',
-      '--redis',
-      redisUrl ?? '',
-      '--queue',
-      queue,
-      '--json',
-    ]);
+    const again = await runOnRedis(file, queue, '--json');
     const cached = JSON.parse(again.out) as RunSummary;
     expect(cached.steps.map((s) => s.status)).toEqual(['cached', 'cached', 'cached']);
   }, 120_000);
@@ -228,18 +213,7 @@ export default pipeline('killed', { steps: [first, slow, last] });
 `,
     );
     // The run starts before any worker listens: it says so and waits.
-    const running = runYard([
-      '--server',
-      server.url,
-      'run',
-      file,
-      '--executor',
-      'redis',
-      '--redis',
-      redisUrl ?? '',
-      '--queue',
-      queue,
-    ]);
+    const running = runOnRedis(file, queue);
     const doomed = await startYardWorker(queue, 'doomed');
     await until('the slow step to start', () =>
       Promise.resolve(existsSync(marker) ? true : undefined),

@@ -1,12 +1,11 @@
-import { mkdir, mkdtemp, readdir, rm, unlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from '@modelyard/client';
 import type { YardClient } from '@modelyard/client';
-import { DEFAULT_CONFIG, startServer } from '@modelyard/server';
-import type { RunningServer } from '@modelyard/server';
+import { startTemporaryServer } from '@modelyard/server';
+import type { TemporaryServer } from '@modelyard/server';
 import {
   UnrecoverableError,
   defineParams,
@@ -23,24 +22,17 @@ import type { RunEvent, RunSummary, StepSummary } from '@modelyard/pipelines';
  */
 
 let dir: string;
-let server: RunningServer;
+let server: TemporaryServer;
 let client: YardClient;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'yard-pipelines-'));
-  server = await startServer({
-    ...DEFAULT_CONFIG,
-    port: 0,
-    backendStoreUri: `sqlite:///${join(dir, 'yard.db')}`,
-    artifactsDestination: join(dir, 'artifacts'),
-    logLevel: 'silent',
-  });
+  server = await startTemporaryServer('yard-pipelines-');
+  dir = server.dir;
   client = createClient({ baseUrl: server.url });
 });
 
 afterAll(async () => {
   await server.close();
-  await rm(dir, { recursive: true, force: true });
 });
 
 function stepOf(summary: RunSummary, name: string): StepSummary {

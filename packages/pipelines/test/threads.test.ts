@@ -1,11 +1,10 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from '@modelyard/client';
 import type { YardClient } from '@modelyard/client';
-import { DEFAULT_CONFIG, startServer } from '@modelyard/server';
-import type { RunningServer } from '@modelyard/server';
+import { startTemporaryServer } from '@modelyard/server';
+import type { TemporaryServer } from '@modelyard/server';
 import { deserializeOutput, loadPipeline, runPipeline } from '@modelyard/pipelines';
 import type { RunEvent, RunSummary } from '@modelyard/pipelines';
 
@@ -15,25 +14,16 @@ import type { RunEvent, RunSummary } from '@modelyard/pipelines';
  * the main thread.
  */
 
-let dir: string;
-let server: RunningServer;
+let server: TemporaryServer;
 let client: YardClient;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'yard-threads-'));
-  server = await startServer({
-    ...DEFAULT_CONFIG,
-    port: 0,
-    backendStoreUri: `sqlite:///${join(dir, 'yard.db')}`,
-    artifactsDestination: join(dir, 'artifacts'),
-    logLevel: 'silent',
-  });
+  server = await startTemporaryServer('yard-threads-');
   client = createClient({ baseUrl: server.url });
 });
 
 afterAll(async () => {
   await server.close();
-  await rm(dir, { recursive: true, force: true });
 });
 
 const PIPELINE = `import { isMainThread, threadId } from 'node:worker_threads';
@@ -68,7 +58,7 @@ async function output(summary: RunSummary, name: string): Promise<unknown> {
 
 describe('worker: true steps', () => {
   it('run in worker threads (with retries and timeouts); other steps stay in the main thread', async () => {
-    const file = join(dir, 'threads.ts');
+    const file = join(server.dir, 'threads.ts');
     await writeFile(file, PIPELINE);
     const { pipeline, bundle } = await loadPipeline(file);
     const events: RunEvent[] = [];
@@ -102,7 +92,7 @@ describe('worker: true steps', () => {
   }, 60_000);
 
   it('run in the main thread, with a warning, when the pipeline does not come from a file', async () => {
-    const file = join(dir, 'threads-inline.ts');
+    const file = join(server.dir, 'threads-inline.ts');
     await writeFile(file, PIPELINE.replace("'threads'", "'threads-inline'"));
     const { pipeline } = await loadPipeline(file);
     const events: RunEvent[] = [];
