@@ -1,5 +1,5 @@
 // Starting, probing, measuring and stopping a server process (and its children).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync, readdirSync } from 'node:fs';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -139,7 +139,7 @@ export async function startServer(spec, timeoutMs = 120_000) {
  * @param {import('node:child_process').ChildProcess} child
  * @returns {Promise<void>}
  */
-async function killGroup(child) {
+export async function killGroup(child) {
   if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
   const pid = child.pid;
   const done = new Promise((resolve) => child.once('exit', resolve));
@@ -249,4 +249,73 @@ export function treeMemory(root) {
     pssMB: sum('pssMB'),
     byProcess: processes,
   };
+}
+
+/** Clock ticks per second of /proc/<pid>/stat's CPU times (`getconf CLK_TCK`, 100 on Linux). */
+let clockTicks = 0;
+
+/**
+ * CPU times from /proc/<pid>/stat, in seconds; zeros when the process is gone.
+ * @param {number | 'self'} pid
+ * @returns {{ own: number, reapedChildren: number }}  user + system of the process itself, and
+ *   of its children that exited and were waited for (cutime + cstime)
+ */
+function statCpu(pid) {
+  if (clockTicks === 0) {
+    const res = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
+    clockTicks = Number(res.stdout?.trim()) || 100;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name: state is [0], utime [11], stime [12], cutime [13], cstime [14].
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return {
+      own: (Number(rest[11]) + Number(rest[12])) / clockTicks,
+      reapedChildren: (Number(rest[13]) + Number(rest[14])) / clockTicks,
+    };
+  } catch {
+    return { own: 0, reapedChildren: 0 };
+  }
+}
+
+/**
+ * CPU seconds (user + system) used so far by the live processes of a tree, from /proc.
+ * @param {number} root
+ * @returns {number}
+ */
+export function treeCpuSeconds(root) {
+  return processTree(root).reduce((sum, pid) => sum + statCpu(pid).own, 0);
+}
+
+/**
+ * CPU seconds used by this process's children that have exited and been waited for (Node waits
+ * for every child it spawned): the difference across one child's run is that child's CPU, as long
+ * as no other child exits meanwhile.
+ * @returns {number}
+ */
+export function reapedChildrenCpuSeconds() {
+  return statCpu('self').reapedChildren;
+}
+
+/**
+ * Waits until a server's process tree is idle: it used less than `maxShare` of one core over a
+ * window of `windowMs` (work it does after answering, such as a peer recording events, finishes
+ * before the next measurement starts). Gives up after `timeoutMs`.
+ * @param {number} root
+ * @param {{ windowMs?: number, maxShare?: number, timeoutMs?: number }} [options]
+ * @returns {Promise<{ idle: boolean, waitedMs: number }>}
+ */
+export async function waitForIdle(root, options = {}) {
+  const { windowMs = 500, maxShare = 0.05, timeoutMs = 30_000 } = options;
+  const t0 = performance.now();
+  let before = treeCpuSeconds(root);
+  for (;;) {
+    await sleep(windowMs);
+    const after = treeCpuSeconds(root);
+    const share = (after - before) / (windowMs / 1000);
+    before = after;
+    const waitedMs = performance.now() - t0;
+    if (share < maxShare) return { idle: true, waitedMs };
+    if (waitedMs > timeoutMs) return { idle: false, waitedMs };
+  }
 }

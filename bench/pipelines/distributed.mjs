@@ -1,0 +1,320 @@
+// Part (b) of the pipelines benchmark: throughput of trivial step jobs through Redis with 1, 2
+// and 4 `yard worker` processes.
+import { spawn } from 'node:child_process';
+import { closeSync, createWriteStream, mkdirSync, openSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { log } from '../lib/report.mjs';
+import {
+  ServerUnavailableError,
+  freePort,
+  killGroup,
+  startServer,
+  stopServer,
+  waitForIdle,
+} from '../lib/server-process.mjs';
+import { round } from '../lib/stats.mjs';
+import { timedCommand } from '../lib/timed-command.mjs';
+import { checkSummary, parseSummary, writeYardPipeline } from './shapes.mjs';
+
+/** Step calls each worker runs at once (`yard worker --concurrency`). */
+export const WORKER_CONCURRENCY = 8;
+
+/**
+ * Sends PING to a Redis server; true when it answers +PONG.
+ * @param {number} port
+ * @returns {Promise<boolean>}
+ */
+function ping(port) {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let answer = '';
+    const done = (/** @type {boolean} */ ok) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(500, () => done(false));
+    socket.on('error', () => done(false));
+    socket.on('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (b) => {
+      answer += b.toString('latin1');
+      if (answer.includes('\r\n')) done(answer.startsWith('+PONG'));
+    });
+  });
+}
+
+/**
+ * Starts a throwaway `redis-server` (no persistence) on a free port, logging into `dir`.
+ * @param {string} dir
+ * @returns {Promise<{ child: import('node:child_process').ChildProcess, url: string, version: string }>}
+ * @throws {ServerUnavailableError} when it exits or does not answer PING within 10 s
+ */
+async function startRedis(dir) {
+  const port = await freePort();
+  const logFile = path.join(dir, 'redis.log');
+  const fd = openSync(logFile, 'a');
+  const child = spawn(
+    'redis-server',
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+    ],
+    { stdio: ['ignore', fd, fd], detached: true },
+  );
+  closeSync(fd);
+  /** @type {string | null} */
+  let exited = null;
+  child.on('exit', (code, signal) => {
+    exited = signal ?? `code ${code}`;
+  });
+  child.on('error', (err) => {
+    exited = `spawn error: ${err.message} (is redis-server installed? apt-get install redis-server)`;
+  });
+  const t0 = performance.now();
+  while (!(await ping(port))) {
+    const tail = () => readFileSync(logFile, 'utf8').slice(-1500);
+    if (exited !== null) {
+      throw new ServerUnavailableError('redis-server', `it exited (${exited})`, tail());
+    }
+    if (performance.now() - t0 > 10_000) {
+      await killGroup(child);
+      throw new ServerUnavailableError('redis-server', 'no PONG within 10 s', tail());
+    }
+    await sleep(20);
+  }
+  const version = /version=(\d+\.\d+\.\d+)/.exec(readFileSync(logFile, 'utf8'))?.[1] ?? 'unknown';
+  return { child, url: `redis://127.0.0.1:${port}`, version };
+}
+
+/**
+ * Starts one `yard worker` and waits for its "ready on" line.
+ * @param {object} o
+ * @param {string} o.yardBin
+ * @param {string} o.serverUrl
+ * @param {string} o.redisUrl
+ * @param {string} o.queue
+ * @param {string} o.cwd       where it imports pipeline bundles (`.modelyard/pipelines`)
+ * @param {string} o.logFile
+ * @returns {Promise<import('node:child_process').ChildProcess>}
+ * @throws {Error} with the command and its output when it exits or is not ready within 60 s
+ */
+async function startWorker({ yardBin, serverUrl, redisUrl, queue, cwd, logFile }) {
+  const args = [
+    yardBin,
+    '--server',
+    serverUrl,
+    'worker',
+    '--redis',
+    redisUrl,
+    '--queue',
+    queue,
+    '--concurrency',
+    String(WORKER_CONCURRENCY),
+  ];
+  const child = spawn(process.execPath, args, {
+    cwd,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    detached: true,
+  });
+  const out = createWriteStream(logFile, { flags: 'a' });
+  let text = '';
+  /** @type {string | null} */
+  let exited = null;
+  const ready = new Promise((resolve, reject) => {
+    child.stderr?.on('data', (b) => {
+      out.write(b);
+      // Only the start matters; later lines go to the log file alone.
+      if (text.length < 20_000) text += b.toString('utf8');
+      if (/ ready on /.test(text)) resolve(undefined);
+    });
+    child.on('exit', (code, signal) => {
+      exited = signal ?? `code ${code}`;
+      reject(new Error('exited'));
+    });
+    child.on('error', reject);
+  });
+  // Unreferenced: a worker that got ready must not keep the benchmark alive for the rest of it.
+  const timeout = sleep(60_000, undefined, { ref: false }).then(() => 'timeout');
+  const outcome = await Promise.race([ready.then(() => 'ready'), timeout]).catch(() => 'exited');
+  if (outcome !== 'ready') {
+    await killGroup(child);
+    throw new Error(
+      `yard worker ${outcome === 'timeout' ? 'printed no "ready on" line within 60 s' : `exited (${exited}) before it was ready`}.\n` +
+        `command: node ${args.join(' ')}\noutput:\n${text.slice(-2000)}`,
+    );
+  }
+  child.stderr?.on('end', () => out.end());
+  return child;
+}
+
+/**
+ * One worker count's figures.
+ * @typedef {object} WorkerFigures
+ * @property {number} workers
+ * @property {number} jobs
+ * @property {number} [jobsPerSec]        jobs / the map step's duration
+ * @property {number} [mapSeconds]        the map step's duration (first item started to last done)
+ * @property {number} [inRunSeconds]      the whole run (list, map, fan-in), from the summary
+ * @property {number} [wallSeconds]       the `yard run` process, spawn to exit
+ * @property {number} [distinctWorkers]   workers that ran at least one item
+ * @property {Record<string, number>} [itemsPerWorker]
+ * @property {string[]} problems
+ * @property {string} [error]            the command and output when the run failed outright
+ */
+
+/**
+ * Measures `yard run --executor redis` of the fan-out shape with `jobs` map items, for each
+ * worker count: K fresh workers on a queue of their own, one unmeasured warm-up run (each worker
+ * imports the bundle once), then the measured run, with a new seed each so that no item is
+ * cached.
+ * @param {object} o
+ * @param {string} o.workDir
+ * @param {string} o.yardBin
+ * @param {number} o.jobs
+ * @param {number[]} o.workerCounts
+ * @returns {Promise<{ available: boolean, reason?: string, redis?: string, results: WorkerFigures[] }>}
+ */
+export async function measureDistributed({ workDir, yardBin, jobs, workerCounts }) {
+  const dir = path.join(workDir, 'distributed');
+  mkdirSync(dir, { recursive: true });
+  /** @type {Awaited<ReturnType<typeof startRedis>>} */
+  let redis;
+  try {
+    redis = await startRedis(dir);
+  } catch (err) {
+    if (!(err instanceof ServerUnavailableError)) throw err;
+    return { available: false, reason: err.message, results: [] };
+  }
+  log(`redis-server ${redis.version} on ${redis.url}`);
+  const port = await freePort();
+  const serverUrl = `http://127.0.0.1:${port}`;
+  let server;
+  try {
+    server = await startServer({
+      name: 'yard server',
+      command: process.execPath,
+      args: [
+        yardBin,
+        'server',
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--backend-store-uri',
+        `sqlite:///${path.join(dir, 'yard.db')}`,
+        '--artifacts-destination',
+        path.join(dir, 'artifacts'),
+      ],
+      baseUrl: serverUrl,
+      logFile: path.join(dir, 'server.log'),
+      cwd: dir,
+    });
+  } catch (err) {
+    await killGroup(redis.child);
+    if (!(err instanceof ServerUnavailableError)) throw err;
+    return { available: false, reason: err.message, results: [] };
+  }
+  const file = writeYardPipeline(dir, 'fanout', jobs);
+  /** @type {WorkerFigures[]} */
+  const results = [];
+  let seed = (Date.now() % 1e9) * 100;
+  try {
+    for (const k of workerCounts) {
+      const queue = `bench-${process.pid}-${k}w-${Date.now().toString(36)}`;
+      /** @type {import('node:child_process').ChildProcess[]} */
+      const workers = [];
+      /** @type {WorkerFigures} */
+      const figures = { workers: k, jobs, problems: [] };
+      results.push(figures);
+      try {
+        for (let i = 0; i < k; i++) {
+          workers.push(
+            await startWorker({
+              yardBin,
+              serverUrl,
+              redisUrl: redis.url,
+              queue,
+              cwd: dir,
+              logFile: path.join(dir, `worker-${k}w-${i}.log`),
+            }),
+          );
+        }
+        log(`distributed: ${k} worker(s) ready on queue ${queue}`);
+        const args = [
+          yardBin,
+          '--server',
+          serverUrl,
+          'run',
+          file,
+          '--executor',
+          'redis',
+          '--redis',
+          redis.url,
+          '--queue',
+          queue,
+          '--json',
+        ];
+        for (const phase of ['warm-up', 'measured']) {
+          await waitForIdle(server.pid);
+          const res = await timedCommand(process.execPath, [...args, '--seed', String(seed++)], {
+            cwd: dir,
+          });
+          const summary = parseSummary(res.stdout);
+          if (summary === null || res.code !== 0) {
+            figures.error =
+              `${phase} run failed: exit ${res.code ?? res.signal}\ncommand: node ${args.join(' ')}\n` +
+              `stderr:\n${res.stderr.trim().slice(-3000)}` +
+              (summary === null ? `\nstdout:\n${res.stdout.trim().slice(-1500)}` : '');
+            break;
+          }
+          const check = checkSummary(summary, 'fanout', jobs, 'first');
+          const map = summary.steps.find((s) => s.kind === 'map');
+          /** @type {Record<string, number>} */
+          const perWorker = {};
+          for (const item of map?.items ?? []) {
+            const w = item.worker ?? '(none)';
+            perWorker[w] = (perWorker[w] ?? 0) + 1;
+          }
+          const mapSeconds = (map?.durationMs ?? Number.NaN) / 1000;
+          log(
+            `distributed: ${k} worker(s), ${phase}: ${jobs} jobs in ${mapSeconds.toFixed(2)} s ` +
+              `(${(jobs / mapSeconds).toFixed(0)} jobs/s), wall ${(res.wallMs / 1000).toFixed(2)} s, ` +
+              `${Object.keys(perWorker).length} distinct workers` +
+              (check.problems.length > 0 ? `; PROBLEMS: ${check.problems.join('; ')}` : ''),
+          );
+          if (phase === 'warm-up') {
+            figures.problems.push(...check.problems.map((p) => `warm-up: ${p}`));
+            continue;
+          }
+          figures.problems.push(...check.problems);
+          Object.assign(figures, {
+            jobsPerSec: round(jobs / mapSeconds),
+            mapSeconds: round(mapSeconds),
+            inRunSeconds: round(((summary.endedAt ?? Number.NaN) - summary.startedAt) / 1000),
+            wallSeconds: round(res.wallMs / 1000),
+            distinctWorkers: Object.keys(perWorker).filter((w) => w !== '(none)').length,
+            itemsPerWorker: perWorker,
+          });
+        }
+      } catch (err) {
+        figures.error = err instanceof Error ? err.message : String(err);
+        log(`distributed: ${k} worker(s) failed: ${figures.error}`);
+      } finally {
+        await Promise.all(workers.map((w) => killGroup(w)));
+      }
+    }
+  } finally {
+    await stopServer(server);
+    await killGroup(redis.child);
+  }
+  return { available: true, redis: redis.version, results };
+}
