@@ -158,8 +158,11 @@ export interface BlobsApi {
  * lower-case hex digits.
  */
 export interface PipelineCacheApi {
-  /** The entry under `key`, or undefined when there is none (a miss). */
-  get(key: string): Promise<PipelineCacheEntry | undefined>;
+  /**
+   * The entry under `key`, or undefined when there is none (a miss); with `requireOutput`, also
+   * undefined when the entry's output blob no longer exists.
+   */
+  get(key: string, options?: { requireOutput?: boolean }): Promise<PipelineCacheEntry | undefined>;
   /**
    * Writes the entry under `key`, replacing any entry there; `createdAt` becomes now.
    * @throws YardClientError `INVALID_PARAMETER_VALUE` for a malformed key or digest.
@@ -649,9 +652,12 @@ export function createClient(options: ClientOptions): YardClient {
 
   const cacheEntry = (key: string): string => `${V1}/pipeline-cache/${seg(key)}`;
   const pipelineCache: PipelineCacheApi = {
-    get: async (key) => {
+    get: async (key, options = {}) => {
       try {
-        return await http<PipelineCacheEntry>({ method: 'GET', path: cacheEntry(key) });
+        return await http<PipelineCacheEntry>({
+          method: 'GET',
+          path: `${cacheEntry(key)}${options.requireOutput === true ? '?requireOutput=true' : ''}`,
+        });
       } catch (error) {
         if (isMissing(error)) return undefined;
         throw error;

@@ -92,7 +92,7 @@ export function buildApp(options: AppOptions): FastifyInstance & { services: App
   const tracking = new TrackingService(options.metadataStore);
   const registry = new RegistryService(options.metadataStore, options.artifactStore);
   const blobs = new BlobService(options.artifactStore);
-  const pipelineCache = new PipelineCacheService(options.metadataStore);
+  const pipelineCache = new PipelineCacheService(options.metadataStore, blobs);
   const runArtifacts = new RunArtifactService(tracking, options.artifactStore);
   const deployments = new DeploymentService({
     store: options.metadataStore,

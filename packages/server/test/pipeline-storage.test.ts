@@ -538,6 +538,30 @@ describe('pipeline cache over HTTP', () => {
     await yard.pipelineCache.delete(key(1));
   });
 
+  it('with requireOutput, answers a hit only while its output blob exists', async () => {
+    const bytes = Buffer.from('out-blob-3');
+    const stored = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    await yard.pipelineCache.put(key(3), {
+      outputDigest: stored,
+      pipelineRunId: 'r',
+      stepName: 's',
+    });
+    // The entry exists, its blob does not yet.
+    expect(await yard.pipelineCache.get(key(3))).toMatchObject({ outputDigest: stored });
+    expect(await yard.pipelineCache.get(key(3), { requireOutput: true })).toBeUndefined();
+    const response = await fetch(
+      `${server.url}/api/v1/pipeline-cache/${key(3)}?requireOutput=true`,
+    );
+    expect(response.status).toBe(404);
+    expect(((await response.json()) as { message: string }).message).toContain(stored);
+    await yard.blobs.put(stored, bytes);
+    expect(await yard.pipelineCache.get(key(3), { requireOutput: true })).toMatchObject({
+      outputDigest: stored,
+    });
+    const bad = await fetch(`${server.url}/api/v1/pipeline-cache/${key(3)}?requireOutput=maybe`);
+    expect(bad.status).toBe(400);
+  });
+
   it('answers a miss as 404 RESOURCE_DOES_NOT_EXIST naming the key', async () => {
     const response = await fetch(`${server.url}/api/v1/pipeline-cache/${key(404)}`);
     expect(response.status).toBe(404);

@@ -1,6 +1,8 @@
 import { validateCacheKey, validatePipelineCacheEntryInput } from '@modelyard/core';
 import type { PipelineCacheEntry, PipelineCacheEntryInput } from '@modelyard/core';
+import { NotFoundError } from '@modelyard/core';
 import type { MetadataStore } from '@modelyard/store';
+import type { BlobService } from './blob-service.js';
 
 /**
  * The pipeline step cache index: cache key (a sha256 hex the SDK derives from a step's code,
@@ -8,15 +10,29 @@ import type { MetadataStore } from '@modelyard/store';
  * artifact store (see `BlobService`); an entry may outlive its blob, so readers check the blob.
  */
 export class PipelineCacheService {
-  constructor(private readonly store: MetadataStore) {}
+  constructor(
+    private readonly store: MetadataStore,
+    private readonly blobs: BlobService,
+  ) {}
 
   /**
-   * The entry under `key`.
-   * @throws NotFoundError when there is none; InvalidParameterError for a malformed key.
+   * The entry under `key`; with `requireOutput`, only while its output blob exists (one request
+   * instead of two for the SDK's cache lookups).
+   * @throws NotFoundError when there is none (or its blob is gone); InvalidParameterError for a
+   *   malformed key.
    */
-  get(key: string): Promise<PipelineCacheEntry> {
+  async get(key: string, requireOutput = false): Promise<PipelineCacheEntry> {
     validateCacheKey(key);
-    return this.store.getPipelineCacheEntry(key);
+    const entry = await this.store.getPipelineCacheEntry(key);
+    if (
+      requireOutput &&
+      (await this.blobs.stat(entry.outputDigest.slice('sha256:'.length))) === null
+    ) {
+      throw new NotFoundError(
+        `Pipeline cache entry ${key} points at blob ${entry.outputDigest}, which no longer exists.`,
+      );
+    }
+    return entry;
   }
 
   /**

@@ -50,6 +50,13 @@ const PutBody = Type.Object({
 });
 type PutBody = Static<typeof PutBody>;
 
+const GetQuery = Type.Object({
+  requireOutput: Type.Optional(
+    Type.Boolean({ description: "A hit only while the entry's output blob exists." }),
+  ),
+});
+type GetQuery = Static<typeof GetQuery>;
+
 /** Refuses a bad `:key` (and a bad `outputDigest` in a body) with the core validators' words. */
 const checkKey = checkFirst((request) => {
   validateCacheKey((request.params as Partial<CacheParams>).key);
@@ -62,20 +69,23 @@ const checkKey = checkFirst((request) => {
  * delete the entry that maps a step's cache key to its output blob.
  */
 export function registerPipelineRoutes(app: FastifyInstance, cache: PipelineCacheService): void {
-  app.get<{ Params: CacheParams }>(
+  app.get<{ Params: CacheParams; Querystring: GetQuery }>(
     '/pipeline-cache/:key',
     {
       preValidation: checkKey,
       schema: {
         operationId: 'getPipelineCacheEntry',
         summary: 'Read a pipeline cache entry',
-        description: 'Answers 404 RESOURCE_DOES_NOT_EXIST when the key has no entry (a miss).',
+        description:
+          'Answers 404 RESOURCE_DOES_NOT_EXIST when the key has no entry (a miss), and with ' +
+          "requireOutput=true also when the entry's output blob no longer exists.",
         tags: TAG,
         params: CacheParams,
+        querystring: GetQuery,
         response: { 200: PipelineCacheEntrySchema, ...ERROR_RESPONSES },
       },
     },
-    async (request) => cache.get(request.params.key),
+    async (request) => cache.get(request.params.key, request.query.requireOutput === true),
   );
 
   app.put<{ Params: CacheParams; Body: PutBody }>(
