@@ -84,6 +84,14 @@ export interface UnitHooks {
   worker?: string;
   /** A `map` item's value when the caller has it already (saves loading the list). */
   itemValue?: { value: unknown };
+  /**
+   * When given, a successful call returns as soon as its output is known: storing the output,
+   * the cache entry and the step run's final state go on in `work`, which the caller must await
+   * before it reports the run (it rejects when the output could not be stored). The output's
+   * bytes go to `onOutput` so that consumers in this process need not fetch them.
+   */
+  defer?: (work: Promise<void>) => void;
+  onOutput?: (digest: string, bytes: Uint8Array) => void;
 }
 
 /** Runs one call of a step somewhere. */
@@ -112,26 +120,37 @@ export async function loadRef(
   return ref.digest === null ? undefined : load(ref.digest);
 }
 
+/** Stored outputs by digest, deserialised; `seed` adds one this process has the bytes of. */
+export interface BlobLoader {
+  (digest: string): Promise<unknown>;
+  seed(digest: string, bytes: Uint8Array): void;
+}
+
 /** A loader that fetches blobs from the server and keeps the last `size` values. */
-export function blobLoader(client: YardClient, size = 256): (digest: string) => Promise<unknown> {
+export function blobLoader(client: YardClient, size = 256): BlobLoader {
   const memo = new Map<string, Promise<unknown>>();
-  return (digest) => {
-    let value = memo.get(digest);
-    if (value === undefined) {
-      value = client.blobs.get(digest).then((bytes) => deserializeOutput(bytes, digest));
-      // A failed fetch is not remembered.
-      value.catch(() => memo.delete(digest));
-      memo.set(digest, value);
-      if (memo.size > size) {
-        const oldest = memo.keys().next().value;
-        if (oldest !== undefined) memo.delete(oldest);
-      }
-    } else {
-      memo.delete(digest);
-      memo.set(digest, value);
+  const remember = (digest: string, value: Promise<unknown>) => {
+    // A failed fetch is not remembered.
+    value.catch(() => memo.delete(digest));
+    memo.delete(digest);
+    memo.set(digest, value);
+    if (memo.size > size) {
+      const oldest = memo.keys().next().value;
+      if (oldest !== undefined) memo.delete(oldest);
     }
     return value;
   };
+  const load = (digest: string): Promise<unknown> =>
+    remember(
+      digest,
+      memo.get(digest) ??
+        client.blobs.get(digest).then((bytes) => deserializeOutput(bytes, digest)),
+    );
+  return Object.assign(load, {
+    seed(digest: string, bytes: Uint8Array) {
+      if (!memo.has(digest)) void remember(digest, deserializeOutput(bytes, digest));
+    },
+  });
 }
 
 function unitFailure(error: string, worker: string | null): UnitResult {
@@ -251,41 +270,65 @@ export async function executeUnit(
     );
     attempts = result.attempts;
     stored = await serializeOutput(s.name, result.value);
-    // Small outputs are sent without asking first: a put of a blob the server has is a no-op.
-    if (stored.bytes.byteLength <= 65_536 || !(await client.blobs.has(stored.digest))) {
-      await client.blobs.put(stored.digest, stored.bytes);
-    }
   } catch (error) {
     failure = error;
   }
   const durationMs = Date.now() - started;
-  try {
-    await flush();
-  } catch (error) {
-    hooks.onEvent({
-      type: 'log',
-      level: 'warn',
-      message: `could not record the step's metrics, params or logs: ${messageOf(error)}`,
+  const output = stored;
+  // What is left: storing the output, then the cache entry and the step run's final state.
+  const finish = async (): Promise<void> => {
+    let storeFailure: unknown;
+    if (output !== undefined) {
+      try {
+        // Small outputs are sent without asking first: a put of a blob the server has is a no-op.
+        if (output.bytes.byteLength <= 65_536 || !(await client.blobs.has(output.digest))) {
+          await client.blobs.put(output.digest, output.bytes);
+        }
+      } catch (error) {
+        storeFailure = error;
+      }
+    }
+    try {
+      await flush();
+    } catch (error) {
+      hooks.onEvent({
+        type: 'log',
+        level: 'warn',
+        message: `could not record the step's metrics, params or logs: ${messageOf(error)}`,
+      });
+    }
+    const ok = output !== undefined && storeFailure === undefined;
+    if (ok && s.config.cache) {
+      await client.pipelineCache.put(task.key, {
+        outputDigest: output.digest,
+        pipelineRunId: task.pipelineRunId,
+        stepName: s.name,
+        metadata: { runId, kind: output.kind, attempts, durationMs },
+      });
+    }
+    await client.runs.logBatch(runId, {
+      tags: [
+        { key: TAGS.stepAttempts, value: String(attempts) },
+        ...(ok ? [{ key: TAGS.stepDigest, value: output.digest }] : []),
+      ],
     });
+    await client.runs.update(runId, { status: ok ? 'FINISHED' : 'FAILED', endTime: Date.now() });
+    if (storeFailure !== undefined) {
+      throw new Error(`could not store the output: ${messageOf(storeFailure)}`);
+    }
+  };
+  if (output !== undefined && hooks.defer !== undefined) {
+    // Consumers in this process read the output from memory; the bookkeeping goes on meanwhile.
+    hooks.onOutput?.(output.digest, output.bytes);
+    hooks.defer(finish());
+  } else {
+    try {
+      await finish();
+    } catch (error) {
+      failure ??= error;
+      stored = undefined;
+    }
   }
-  if (stored !== undefined && s.config.cache) {
-    await client.pipelineCache.put(task.key, {
-      outputDigest: stored.digest,
-      pipelineRunId: task.pipelineRunId,
-      stepName: s.name,
-      metadata: { runId, kind: stored.kind, attempts, durationMs },
-    });
-  }
-  await client.runs.logBatch(runId, {
-    tags: [
-      { key: TAGS.stepAttempts, value: String(attempts) },
-      ...(stored === undefined ? [] : [{ key: TAGS.stepDigest, value: stored.digest }]),
-    ],
-  });
-  await client.runs.update(runId, {
-    status: stored === undefined ? 'FAILED' : 'FINISHED',
-    endTime: Date.now(),
-  });
   return {
     status: stored === undefined ? 'failed' : 'succeeded',
     outputDigest: stored?.digest ?? null,

@@ -7,7 +7,7 @@ import type { Pipeline } from './pipeline.js';
 import { producersOf } from './pipeline.js';
 import { deserializeOutput, digestOf, serializeOutput } from './serialize.js';
 import type { Step } from './step.js';
-import type { OutputRef, UnitExecutor, UnitResult, UnitTask } from './execute.js';
+import type { BlobLoader, OutputRef, UnitExecutor, UnitResult, UnitTask } from './execute.js';
 import { TAGS, blobLoader, inlineExecutor, loadRef, messageOf } from './execute.js';
 import type { PipelineBundle } from './load.js';
 import { StepThreadPool, withStepThreads } from './threads.js';
@@ -278,6 +278,7 @@ export async function runPipeline(
     previous,
     load: blobLoader(client),
     executor,
+    deferred: [],
   };
 
   try {
@@ -313,6 +314,8 @@ export async function runPipeline(
       );
     }
     await Promise.all(results.values());
+    // The run is reported only once every output is stored.
+    await Promise.all(context.deferred);
   } finally {
     if (options.executor === undefined) await executor.close();
   }
@@ -357,8 +360,10 @@ interface RunContext {
   pipelineRunId: string;
   experimentId: string;
   previous: RunSummary | undefined;
-  load: (digest: string) => Promise<unknown>;
+  load: BlobLoader;
   executor: UnitExecutor;
+  /** Bookkeeping of finished calls still going on (see `UnitHooks.defer`). */
+  deferred: Promise<void>[];
 }
 
 async function runMap(
@@ -514,6 +519,20 @@ async function runUnit(
     result = await run.executor.execute(task, {
       load: run.load,
       cancel: run.cancel,
+      onOutput: (digest, bytes) => {
+        run.load.seed(digest, bytes);
+      },
+      defer: (work) => {
+        run.deferred.push(
+          work.catch((error: unknown) => {
+            unit.status = 'failed';
+            unit.error = messageOf(error);
+            stepSummary.status = 'failed';
+            stepSummary.error ??= `${item === undefined ? '' : `item ${String(item.index)}: `}${messageOf(error)}`;
+            report();
+          }),
+        );
+      },
       ...(item !== undefined && { itemValue: { value: item.value } }),
       onEvent: (event) => {
         switch (event.type) {
@@ -584,11 +603,10 @@ async function lookup(
 ): Promise<
   { outputDigest: string; pipelineRunId: string; metadata: Record<string, unknown> } | undefined
 > {
-  const entry = await client.pipelineCache.get(key);
+  // The server answers a hit only while its output still exists.
+  const entry = await client.pipelineCache.get(key, { requireOutput: true });
   if (entry === undefined) return undefined;
   if (ttlMs !== undefined && Date.now() - entry.createdAt > ttlMs) return undefined;
-  // A hit counts only while its output still exists.
-  if (!(await client.blobs.has(entry.outputDigest))) return undefined;
   return entry;
 }
 

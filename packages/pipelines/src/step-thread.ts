@@ -40,8 +40,29 @@ async function run(id: number, task: UnitTask, worker: string): Promise<void> {
   }
 }
 
+async function closeConnections(): Promise<void> {
+  const dispatcher = (globalThis as Record<symbol, unknown>)[
+    Symbol.for('undici.globalDispatcher.1')
+  ] as { close?: () => Promise<void> } | undefined;
+  await dispatcher?.close?.().catch(() => undefined);
+}
+
 port.on('message', (message: ThreadRequest) => {
-  if (message.type === 'cancel') controllers.get(message.id)?.abort();
-  else void run(message.id, message.task, message.worker);
+  switch (message.type) {
+    case 'cancel':
+      controllers.get(message.id)?.abort();
+      break;
+    case 'run':
+      void run(message.id, message.task, message.worker);
+      break;
+    case 'close':
+      // Nothing more will come: close the thread's HTTP connections cleanly (fetch's global
+      // dispatcher, shared under this well-known symbol), then end the thread (in a worker
+      // thread, process.exit ends the thread only).
+      void closeConnections().finally(() => {
+        process.exit(0);
+      });
+      break;
+  }
 });
 reply({ type: 'ready' });

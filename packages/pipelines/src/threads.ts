@@ -16,7 +16,9 @@ export interface ThreadData {
 
 /** Main thread to step thread. */
 export type ThreadRequest =
-  { type: 'run'; id: number; task: UnitTask; worker: string } | { type: 'cancel'; id: number };
+  | { type: 'run'; id: number; task: UnitTask; worker: string }
+  | { type: 'cancel'; id: number }
+  | { type: 'close' };
 
 /** Step thread to main thread. */
 export type ThreadReply =
@@ -167,10 +169,31 @@ export class StepThreadPool {
     return thread;
   }
 
+  /**
+   * Lets idle threads end by themselves, so that their HTTP connections close cleanly (a
+   * terminated thread can leave the server a half-open keep-alive connection that holds up its
+   * shutdown); a thread still running a call after 5 s is terminated.
+   */
   async close(): Promise<void> {
     this.#closed = true;
     const threads = this.#threads.splice(0);
-    await Promise.all(threads.map((t) => t.worker.terminate()));
+    await Promise.all(
+      threads.map(
+        (t) =>
+          new Promise<void>((resolve) => {
+            const timer = setTimeout(() => {
+              void t.worker.terminate().then(() => {
+                resolve();
+              });
+            }, 5000);
+            t.worker.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            t.worker.postMessage({ type: 'close' } satisfies ThreadRequest);
+          }),
+      ),
+    );
   }
 }
 
