@@ -298,6 +298,24 @@ export function reapedChildrenCpuSeconds() {
 }
 
 /**
+ * CPU seconds of the whole machine so far, all cores together, from the first line of /proc/stat:
+ * `busy` (everything but idle and iowait) and `total`. Zeros where /proc/stat is missing.
+ * @returns {{ busy: number, total: number }}
+ */
+export function machineCpuSeconds() {
+  statCpu('self'); // sets clockTicks
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+    const f = line.trim().split(/\s+/).slice(1, 9).map(Number);
+    const total = f.reduce((a, b) => a + b, 0);
+    const idle = (f[3] ?? 0) + (f[4] ?? 0);
+    return { busy: (total - idle) / clockTicks, total: total / clockTicks };
+  } catch {
+    return { busy: 0, total: 0 };
+  }
+}
+
+/**
  * Waits until a server's process tree is idle: it used less than `maxShare` of one core over a
  * window of `windowMs` (work it does after answering, such as a peer recording events, finishes
  * before the next measurement starts). Gives up after `timeoutMs`.

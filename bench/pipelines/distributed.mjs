@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, createWriteStream, mkdirSync, openSync, readFileSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { log } from '../lib/report.mjs';
@@ -10,8 +11,10 @@ import {
   ServerUnavailableError,
   freePort,
   killGroup,
+  machineCpuSeconds,
   startServer,
   stopServer,
+  treeCpuSeconds,
   waitForIdle,
 } from '../lib/server-process.mjs';
 import { round } from '../lib/stats.mjs';
@@ -157,6 +160,17 @@ async function startWorker({ yardBin, serverUrl, redisUrl, queue, cwd, logFile }
 }
 
 /**
+ * CPU seconds used during a run, by process group.
+ * @typedef {object} CpuSplit
+ * @property {number} run       the `yard run` process (the coordinator)
+ * @property {number} server    `yard server`
+ * @property {number} workers   all `yard worker` processes
+ * @property {number} redis
+ * @property {number} benchmark this process
+ * @property {number} others    the rest of the machine (other people's processes)
+ */
+
+/**
  * One worker count's figures.
  * @typedef {object} WorkerFigures
  * @property {number} workers
@@ -167,9 +181,45 @@ async function startWorker({ yardBin, serverUrl, redisUrl, queue, cwd, logFile }
  * @property {number} [wallSeconds]       the `yard run` process, spawn to exit
  * @property {number} [distinctWorkers]   workers that ran at least one item
  * @property {Record<string, number>} [itemsPerWorker]
+ * @property {CpuSplit} [cpuSeconds]      who used the CPU during the measured run
+ * @property {number} [machineBusyCores]  cores busy on average during it (of os.cpus().length)
+ * @property {number} [loadAverage1m]     at its end
  * @property {string[]} problems
  * @property {string} [error]            the command and output when the run failed outright
  */
+
+/**
+ * @typedef {{ server: number, workers: number, redis: number, benchmark: NodeJS.CpuUsage, machine: { busy: number } }} CpuReading
+ */
+
+/**
+ * Splits the machine's CPU use between two readings by who used it.
+ * @param {CpuReading} a
+ * @param {CpuReading} b
+ * @param {number} runSeconds  the `yard run` process's CPU
+ * @returns {CpuSplit}
+ */
+function cpuSplit(a, b, runSeconds) {
+  const bench =
+    (b.benchmark.user + b.benchmark.system - a.benchmark.user - a.benchmark.system) / 1e6;
+  const split = {
+    run: runSeconds,
+    server: b.server - a.server,
+    workers: b.workers - a.workers,
+    redis: b.redis - a.redis,
+    benchmark: bench,
+  };
+  const ours = Object.values(split).reduce((x, y) => x + y, 0);
+  const others = Math.max(0, b.machine.busy - a.machine.busy - ours);
+  return {
+    run: round(split.run, 3),
+    server: round(split.server, 3),
+    workers: round(split.workers, 3),
+    redis: round(split.redis, 3),
+    benchmark: round(split.benchmark, 3),
+    others: round(others, 3),
+  };
+}
 
 /**
  * Measures `yard run --executor redis` of the fan-out shape with `jobs` map items, for each
@@ -263,11 +313,20 @@ export async function measureDistributed({ workDir, yardBin, jobs, workerCounts 
           queue,
           '--json',
         ];
+        const cpuNow = () => ({
+          server: treeCpuSeconds(server.pid),
+          workers: workers.reduce((sum, w) => sum + treeCpuSeconds(w.pid ?? -1), 0),
+          redis: treeCpuSeconds(redis.child.pid ?? -1),
+          benchmark: process.cpuUsage(),
+          machine: machineCpuSeconds(),
+        });
         for (const phase of ['warm-up', 'measured']) {
           await waitForIdle(server.pid);
+          const cpu0 = cpuNow();
           const res = await timedCommand(process.execPath, [...args, '--seed', String(seed++)], {
             cwd: dir,
           });
+          const cpu1 = cpuNow();
           const summary = parseSummary(res.stdout);
           if (summary === null || res.code !== 0) {
             figures.error =
@@ -303,6 +362,12 @@ export async function measureDistributed({ workDir, yardBin, jobs, workerCounts 
             wallSeconds: round(res.wallMs / 1000),
             distinctWorkers: Object.keys(perWorker).filter((w) => w !== '(none)').length,
             itemsPerWorker: perWorker,
+            cpuSeconds: cpuSplit(cpu0, cpu1, res.cpuMs / 1000),
+            machineBusyCores: round(
+              (cpu1.machine.busy - cpu0.machine.busy) / (res.wallMs / 1000),
+              3,
+            ),
+            loadAverage1m: round(os.loadavg()[0] ?? 0, 3),
           });
         }
       } catch (err) {

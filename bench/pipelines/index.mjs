@@ -3,6 +3,7 @@
 // step jobs through Redis with 1, 2 and 4 `yard worker` processes.
 // Usage: npm run bench -- pipelines [--quick] [--part a|b|all] [--only yard,prefect]
 //                                   [--steps 200] [--jobs 2000] [--workers 1,2,4] [--rounds n]
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -131,6 +132,21 @@ function compare(yard, prefect) {
       },
     };
   });
+}
+
+/**
+ * The checkout the measured `yard` was built from: HEAD, and whether the packages differ from it.
+ * @returns {{ commit: string | null, packagesModified: boolean | null }}
+ */
+function revision() {
+  const git = (/** @type {string[]} */ args) =>
+    spawnSync('git', args, { cwd: repoDir, encoding: 'utf8' });
+  const head = git(['rev-parse', 'HEAD']);
+  const status = git(['status', '--porcelain', '--', 'packages']);
+  return {
+    commit: head.status === 0 ? head.stdout.trim() : null,
+    packagesModified: status.status === 0 ? status.stdout.trim() !== '' : null,
+  };
 }
 
 /**
@@ -276,6 +292,7 @@ export async function run(argv) {
       rounds: opts.rounds,
     },
     machine: { ...machineInfo(), loadBefore, loadAfter: os.loadavg().map((x) => round(x, 3)) },
+    revision: revision(),
     a: partA,
     b: partB,
     checksFailed: failed,
@@ -332,7 +349,19 @@ export async function run(argv) {
   if (partB?.available) {
     text +=
       textTable(
-        ['workers', 'jobs', 'jobs/s', 'map s', 'in-run s', 'wall s', 'workers used', 'error'],
+        [
+          'workers',
+          'jobs',
+          'jobs/s',
+          'map s',
+          'in-run s',
+          'wall s',
+          'workers used',
+          'CPU s run/server/workers/redis',
+          'others CPU s',
+          'busy cores',
+          'error',
+        ],
         partB.results.map((r) => [
           String(r.workers),
           String(r.jobs),
@@ -341,6 +370,13 @@ export async function run(argv) {
           fmt(r.inRunSeconds),
           fmt(r.wallSeconds),
           fmt(r.distinctWorkers),
+          r.cpuSeconds
+            ? [r.cpuSeconds.run, r.cpuSeconds.server, r.cpuSeconds.workers, r.cpuSeconds.redis]
+                .map((x) => fmt(x, 2))
+                .join(' / ')
+            : '-',
+          fmt(r.cpuSeconds?.others, 2),
+          fmt(r.machineBusyCores, 2),
           r.error === undefined ? '' : (r.error.split('\n')[0] ?? ''),
         ]),
       ) + '\n';

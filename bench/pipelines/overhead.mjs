@@ -9,6 +9,7 @@ import { log } from '../lib/report.mjs';
 import {
   ServerUnavailableError,
   freePort,
+  machineCpuSeconds,
   startServer,
   stopServer,
   treeCpuSeconds,
@@ -39,6 +40,8 @@ const prefectScript = path.join(here, 'prefect_shapes.py');
  * @property {number} clientCpuMs  CPU of the `yard run` / Python process
  * @property {number} serverCpuMs  CPU of the server's processes from the run's start until the
  *   server is idle again (a peer may record part of a run after it returned)
+ * @property {number} othersCpuMs  CPU of the rest of the machine over the same span (other
+ *   people's processes: high values mean a disturbed sample)
  * @property {number} executed  step calls whose body ran
  * @property {number} cached    step calls answered from the cache
  */
@@ -91,6 +94,7 @@ function figuresOf(samples, n) {
         inRunMs: round(s.inRunMs),
         clientCpuMs: round(s.clientCpuMs),
         serverCpuMs: round(s.serverCpuMs),
+        othersCpuMs: round(s.othersCpuMs),
         executed: s.executed,
         cached: s.cached,
       })),
@@ -128,13 +132,24 @@ async function rounds({ shapes, rounds: count, serverPid, label, runOnce }) {
       const salt = String(base + r);
       for (const run of /** @type {RunKind[]} */ (['first', 'cached'])) {
         const serverCpu0 = treeCpuSeconds(serverPid);
+        const machine0 = machineCpuSeconds().busy;
+        const bench0 = process.cpuUsage();
         const { sample, problems: wrong } = await runOnce(shape, salt, run);
         await waitForIdle(serverPid);
         sample.serverCpuMs = (treeCpuSeconds(serverPid) - serverCpu0) * 1000;
+        const bench = process.cpuUsage(bench0);
+        sample.othersCpuMs = Math.max(
+          0,
+          (machineCpuSeconds().busy - machine0) * 1000 -
+            sample.clientCpuMs -
+            sample.serverCpuMs -
+            (bench.user + bench.system) / 1000,
+        );
         log(
           `${label}: ${shape} ${run} (round ${r + 1}/${count}): wall ${(sample.wallMs / 1000).toFixed(2)} s, ` +
             `in-run ${(sample.inRunMs / 1000).toFixed(2)} s, CPU ${(sample.clientCpuMs / 1000).toFixed(2)} + ` +
-            `${(sample.serverCpuMs / 1000).toFixed(2)} s (server), ${sample.executed} executed, ` +
+            `${(sample.serverCpuMs / 1000).toFixed(2)} s (server), others ${(sample.othersCpuMs / 1000).toFixed(2)} s, ` +
+            `${sample.executed} executed, ` +
             `${sample.cached} cached` +
             (wrong.length > 0 ? `; PROBLEMS: ${wrong.join('; ')}` : ''),
         );
@@ -224,6 +239,7 @@ export async function measureYard({ workDir, yardBin, shapes, steps, rounds: cou
       inRunMs: Number.NaN,
       clientCpuMs: res.cpuMs,
       serverCpuMs: Number.NaN,
+      othersCpuMs: Number.NaN,
       executed: 0,
       cached: 0,
     };
@@ -336,6 +352,7 @@ export async function measurePrefect({ workDir, install, shapes, steps, rounds: 
       inRunMs: Number.NaN,
       clientCpuMs: res.cpuMs,
       serverCpuMs: Number.NaN,
+      othersCpuMs: Number.NaN,
       executed: 0,
       cached: 0,
     };
