@@ -13,3 +13,4 @@ export * from './significance.js';
 export * from './canary-policy.js';
 export * from './rollout.js';
 export * from './pipeline-cache.js';
+export * from './step-runs.js';
