@@ -10,7 +10,14 @@ import {
   NotFoundError,
   startRollout,
 } from '@modelyard/core';
-import type { Comparison, DeploymentVariant, Filter, Metric, OrderBy } from '@modelyard/core';
+import type {
+  Comparison,
+  DeploymentVariant,
+  Filter,
+  Metric,
+  OrderBy,
+  StepRunRecord,
+} from '@modelyard/core';
 import type { MetadataStore, PutPipelineCacheEntryInput } from './metadata-store.js';
 
 /** A fresh, not yet migrated store on an empty database of its own. */
@@ -1556,6 +1563,272 @@ export function runMetadataStoreContract(
           const winner = await second.getPipelineCacheEntry(key(5));
           const i = Number(winner.pipelineRunId.slice('run-'.length));
           expect(winner.outputDigest).toBe(digest(100 + i));
+        });
+      });
+
+      // ------------------------------------------------------------ pipeline step runs
+      describe('pipeline step runs', () => {
+        let experimentId: string;
+        const runId = (n: number) => n.toString(16).padStart(32, '0');
+        const cacheKey = (n: number) => n.toString(16).padStart(64, 'c');
+        const step = (n: number, patch: Partial<StepRunRecord> = {}): StepRunRecord => ({
+          runId: runId(n),
+          experimentId,
+          runName: `step-${n}`,
+          startTime: 1_000 + n,
+          status: 'RUNNING',
+          tags: [
+            { key: 'mlflow.parentRunId', value: 'parent' },
+            { key: 'step', value: `s${n}` },
+          ],
+          ...patch,
+        });
+        const tagsOf = async (id: string) =>
+          Object.fromEntries((await store.getRun(id)).data.tags.map((t) => [t.key, t.value]));
+
+        beforeEach(async () => {
+          experimentId = await store.createExperiment({ name: 'pipeline' });
+        });
+
+        it('creates runs with their status, times, tags and name, searchable by tag', async () => {
+          await store.recordStepRuns([
+            step(1),
+            step(2, {
+              tags: [
+                { key: 'mlflow.parentRunId', value: 'parent' },
+                { key: 'step', value: 's2' },
+                { key: 'mlflow.user', value: 'bob' },
+              ],
+            }),
+          ]);
+          const run = await store.getRun(runId(1));
+          expect(run.info).toMatchObject({
+            runId: runId(1),
+            runName: 'step-1',
+            experimentId,
+            status: 'RUNNING',
+            startTime: 1_001,
+            endTime: null,
+            lifecycleStage: 'active',
+            userId: '',
+          });
+          expect(run.info.artifactUri).toBe(
+            `${(await store.getExperiment(experimentId)).artifactLocation.replace(/\/+$/, '')}/${runId(1)}/artifacts`,
+          );
+          expect(await tagsOf(runId(1))).toEqual({
+            'mlflow.runName': 'step-1',
+            'mlflow.parentRunId': 'parent',
+            step: 's1',
+          });
+          expect((await store.getRun(runId(2))).info.userId).toBe('bob');
+          const found = await searchRuns(
+            [experimentId],
+            [tag('mlflow.parentRunId', '=', 'parent')],
+          );
+          expect(found.items.map((r) => r.info.runId).sort()).toEqual([runId(1), runId(2)]);
+          const one = await searchRuns([experimentId], [tag('step', '=', 's2')]);
+          expect(one.items.map((r) => r.info.runId)).toEqual([runId(2)]);
+        });
+
+        it('finishes runs and adds tags in a second batch, keeping name and start', async () => {
+          await store.recordStepRuns([step(1), step(2)]);
+          await store.recordStepRuns([
+            step(1, {
+              status: 'FINISHED',
+              endTime: 5_000,
+              tags: [{ key: 'outcome', value: 'ok' }],
+            }),
+            step(2, {
+              runName: 'ignored',
+              startTime: 7,
+              status: 'FAILED',
+              endTime: 6_000,
+              tags: [{ key: 'step', value: 'changed' }],
+            }),
+          ]);
+          expect((await store.getRun(runId(1))).info).toMatchObject({
+            status: 'FINISHED',
+            endTime: 5_000,
+            startTime: 1_001,
+            runName: 'step-1',
+          });
+          expect(await tagsOf(runId(1))).toMatchObject({ outcome: 'ok', step: 's1' });
+          expect((await store.getRun(runId(2))).info).toMatchObject({
+            status: 'FAILED',
+            endTime: 6_000,
+            startTime: 1_002,
+            runName: 'step-2',
+          });
+          expect(await tagsOf(runId(2))).toMatchObject({
+            'mlflow.runName': 'step-2',
+            step: 'changed',
+          });
+        });
+
+        it('keeps an end time a later record leaves out', async () => {
+          await store.recordStepRuns([step(1, { status: 'FINISHED', endTime: 5_000 })]);
+          await store.recordStepRuns([step(1, { status: 'KILLED', endTime: null })]);
+          expect((await store.getRun(runId(1))).info).toMatchObject({
+            status: 'KILLED',
+            endTime: 5_000,
+          });
+        });
+
+        it('applies records of one run id in one batch in order: later status wins, tags accumulate', async () => {
+          await store.recordStepRuns([
+            step(1, {
+              tags: [
+                { key: 'a', value: '1' },
+                { key: 'b', value: 'first' },
+              ],
+            }),
+            step(1, {
+              status: 'FINISHED',
+              endTime: 9_000,
+              tags: [
+                { key: 'b', value: 'second' },
+                { key: 'c', value: '3' },
+              ],
+            }),
+          ]);
+          expect((await store.getRun(runId(1))).info).toMatchObject({
+            status: 'FINISHED',
+            endTime: 9_000,
+            startTime: 1_001,
+          });
+          expect(await tagsOf(runId(1))).toEqual({
+            'mlflow.runName': 'step-1',
+            a: '1',
+            b: 'second',
+            c: '3',
+          });
+        });
+
+        it('updates runs created by createRun too', async () => {
+          const run = await store.createRun({ ...runInput(experimentId), tags: [] });
+          const id = run.info.runId;
+          await store.recordStepRuns([
+            step(1, {
+              runId: id,
+              status: 'FINISHED',
+              endTime: 2_000,
+              tags: [{ key: 'k', value: 'v' }],
+            }),
+          ]);
+          expect((await store.getRun(id)).info).toMatchObject({
+            status: 'FINISHED',
+            endTime: 2_000,
+            runName: 'test-run',
+            userId: 'alice',
+          });
+          expect(await tagsOf(id)).toMatchObject({ k: 'v' });
+        });
+
+        it("writes the records' cache entries, the last one per key winning", async () => {
+          const cache = (n: number, digest: number) => ({
+            key: cacheKey(n),
+            outputDigest: `sha256:${digest.toString(16).padStart(64, '0')}`,
+            metadata: { serializer: 'json' },
+            pipelineRunId: 'parent',
+            stepName: `step-${n}`,
+          });
+          await store.putPipelineCacheEntry(cache(3, 30));
+          await store.recordStepRuns([
+            step(1, { cache: cache(1, 10) }),
+            step(2, { cache: cache(2, 20) }),
+            step(3, { cache: cache(2, 21) }),
+            step(4, { cache: cache(3, 31) }),
+          ]);
+          expect(await store.getPipelineCacheEntry(cacheKey(1))).toMatchObject(cache(1, 10));
+          expect(await store.getPipelineCacheEntry(cacheKey(2))).toMatchObject(cache(2, 21));
+          expect(await store.getPipelineCacheEntry(cacheKey(3))).toMatchObject(cache(3, 31));
+        });
+
+        it('records more runs than one statement binds (chunked inserts)', async () => {
+          const records = Array.from({ length: 1000 }, (_, i) =>
+            step(i + 1, {
+              tags: Array.from({ length: 5 }, (__, k) => ({ key: `t${k}`, value: `${i}` })),
+              cache: {
+                key: cacheKey(i + 1),
+                outputDigest: `sha256:${(i + 1).toString(16).padStart(64, '0')}`,
+                pipelineRunId: 'parent',
+                stepName: `step-${i + 1}`,
+              },
+            }),
+          );
+          await store.recordStepRuns(records);
+          const all = await searchRuns([experimentId], [], [], 2000);
+          expect(all.items).toHaveLength(1000);
+          expect(await tagsOf(runId(1000))).toMatchObject({
+            t4: '999',
+            'mlflow.runName': 'step-1000',
+          });
+          expect((await store.getPipelineCacheEntry(cacheKey(1000))).stepName).toBe('step-1000');
+        });
+
+        const expectNothingWritten = async () => {
+          await expect(store.getRun(runId(1))).rejects.toBeInstanceOf(NotFoundError);
+          await expect(store.getPipelineCacheEntry(cacheKey(1))).rejects.toBeInstanceOf(
+            NotFoundError,
+          );
+        };
+        const withCache = (n: number) =>
+          step(n, {
+            cache: {
+              key: cacheKey(n),
+              outputDigest: `sha256:${'0'.repeat(64)}`,
+              pipelineRunId: 'parent',
+              stepName: `step-${n}`,
+            },
+          });
+
+        it('fails the whole batch for a missing experiment, naming the record', async () => {
+          const batch = store.recordStepRuns([withCache(1), step(2, { experimentId: '98765' })]);
+          await expect(batch).rejects.toBeInstanceOf(NotFoundError);
+          await expect(batch).rejects.toThrow(/records\[1\].*98765|98765.*records\[1\]/);
+          await expectNothingWritten();
+        });
+
+        it('fails the whole batch for a deleted experiment', async () => {
+          const deleted = await store.createExperiment({ name: 'gone' });
+          await store.deleteExperiment(deleted);
+          const batch = store.recordStepRuns([withCache(1), step(2, { experimentId: deleted })]);
+          await expect(batch).rejects.toBeInstanceOf(InvalidStateError);
+          await expect(batch).rejects.toThrow(/records\[1\]/);
+          await expectNothingWritten();
+        });
+
+        it('fails the whole batch for a deleted run, changing nothing', async () => {
+          await store.recordStepRuns([step(2)]);
+          await store.deleteRun(runId(2));
+          const batch = store.recordStepRuns([
+            withCache(1),
+            step(2, { status: 'FINISHED', endTime: 3_000 }),
+          ]);
+          await expect(batch).rejects.toBeInstanceOf(InvalidStateError);
+          await expect(batch).rejects.toThrow(/records\[1\].*0+2|0+2.*records\[1\]/);
+          await expectNothingWritten();
+          expect((await store.getRun(runId(2))).info.status).toBe('RUNNING');
+        });
+
+        it('fails the whole batch for a run of another experiment, naming both', async () => {
+          const other = await store.createExperiment({ name: 'other' });
+          await store.recordStepRuns([step(2, { experimentId: other })]);
+          const batch = store.recordStepRuns([withCache(1), step(2, { status: 'FINISHED' })]);
+          await expect(batch).rejects.toBeInstanceOf(InvalidParameterError);
+          await expect(batch).rejects.toThrow(runId(2));
+          await expect(batch).rejects.toThrow(`experiment ${other}`);
+          await expect(batch).rejects.toThrow(`experiment ${experimentId}`);
+          await expectNothingWritten();
+          expect((await store.getRun(runId(2))).info.status).toBe('RUNNING');
+        });
+
+        it('refuses malformed records and batches before writing', async () => {
+          await expect(
+            store.recordStepRuns([withCache(1), step(2, { runId: 'NOT-HEX' })]),
+          ).rejects.toThrow(/records\[1\]\.runId/);
+          await expect(store.recordStepRuns([])).rejects.toBeInstanceOf(InvalidParameterError);
+          await expectNothingWritten();
         });
       });
 

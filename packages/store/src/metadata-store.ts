@@ -19,6 +19,7 @@ import type {
   Run,
   RunInfo,
   RunStatus,
+  StepRunRecord,
   Tag,
   ViewType,
 } from '@modelyard/core';
@@ -330,4 +331,21 @@ export interface MetadataStore {
   putPipelineCacheEntry(entry: PutPipelineCacheEntryInput): Promise<PipelineCacheEntry>;
   /** Removes the entry under `key`; a missing entry is not an error. */
   deletePipelineCacheEntry(key: string): Promise<void>;
+
+  // ---- pipeline step runs ----
+  /**
+   * Records a batch of pipeline step runs (1 to `STEP_RUN_RECORDS_MAX` records, checked with
+   * `validateStepRunRecords`) in ONE write transaction: all or nothing. Records apply in order.
+   * A record whose run id is new creates the run as `createRun` does (in an active experiment;
+   * the run name also as the `mlflow.runName` tag; user id from an `mlflow.user` tag, else '')
+   * with the record's status, start and end time. A record of an existing run (created earlier
+   * or earlier in the batch) sets its status, its end time when given non-null, and upserts its
+   * tags (last value per key wins). A record's cache entry is upserted as
+   * `putPipelineCacheEntry` does.
+   *
+   * Throws `InvalidParameterError` for a malformed record, or a run id that belongs to another
+   * experiment; `NotFoundError` for an experiment that does not exist; `InvalidStateError` for
+   * a deleted experiment (new runs) or a deleted run. Each error names the record's index.
+   */
+  recordStepRuns(records: StepRunRecord[]): Promise<void>;
 }

@@ -13,6 +13,7 @@ import {
   NotFoundError,
   validateCacheKey,
   validatePipelineCacheEntryInput,
+  validateStepRunRecords,
 } from '@modelyard/core';
 import type {
   DatasetInput,
@@ -32,6 +33,7 @@ import type {
   Run,
   RunInfo,
   RunStatus,
+  StepRunRecord,
   Tag,
   ViewType,
 } from '@modelyard/core';
@@ -105,6 +107,20 @@ type RegisteredModelRow = Selectable<RegisteredModelsTable>;
 type ModelVersionRow = Selectable<ModelVersionsTable>;
 
 const RUN_NAME_TAG = 'mlflow.runName';
+const USER_TAG = 'mlflow.user';
+
+/** What one batch of step run records does to one run, merged over its records in order. */
+interface StepRunPlan {
+  /** The run's row before the batch, or null when the batch creates it. */
+  existing: RunRow | null;
+  experiment: ExperimentRow | null;
+  runName: string;
+  startTime: number;
+  status: RunStatus;
+  endTime: number | null;
+  /** Last value per key wins. */
+  tags: Map<string, string>;
+}
 
 const newRunId = (): string => randomUUID().replaceAll('-', '');
 const newLoggedModelId = (): string => `m-${randomBytes(16).toString('hex')}`;
@@ -1474,6 +1490,175 @@ export class SqlMetadataStore implements MetadataStore {
     );
   }
 
+  // ------------------------------------------------------------------ pipeline step runs
+
+  async recordStepRuns(records: StepRunRecord[]): Promise<void> {
+    const checked = validateStepRunRecords(records);
+    await this.#backend.write(async (trx) => {
+      const plans = await this.#planStepRuns(trx, checked);
+      const created = [...plans].filter(([, plan]) => plan.existing === null);
+      const runRows = created.map(([runId, plan]) => {
+        const experiment = plan.experiment as ExperimentRow;
+        return {
+          run_uuid: runId,
+          name: plan.tags.get(RUN_NAME_TAG) ?? plan.runName,
+          experiment_id: experiment.experiment_id,
+          user_id: plan.tags.get(USER_TAG) ?? '',
+          status: plan.status,
+          start_time: plan.startTime,
+          end_time: plan.endTime,
+          deleted_time: null,
+          lifecycle_stage: 'active',
+          artifact_uri: `${experiment.artifact_location.replace(/\/+$/, '')}/${runId}/artifacts`,
+        };
+      });
+      for (const part of chunks(runRows, 10)) {
+        await trx.insertInto('runs').values(part).execute();
+      }
+      for (const [runId, plan] of plans) {
+        const row = plan.existing;
+        if (row === null) continue;
+        const changes: Partial<RunRow> = {};
+        if (plan.status !== row.status) changes.status = plan.status;
+        if (plan.endTime !== row.end_time) changes.end_time = plan.endTime;
+        const runName = plan.tags.get(RUN_NAME_TAG);
+        if (runName !== undefined && runName !== row.name) changes.name = runName;
+        if (Object.keys(changes).length > 0) {
+          await trx.updateTable('runs').set(changes).where('run_uuid', '=', runId).execute();
+        }
+      }
+      await this.#upsertTagRows(
+        trx,
+        [...plans].flatMap(([runId, plan]) =>
+          [...plan.tags].map(([key, value]) => ({ run_uuid: runId, key, value })),
+        ),
+      );
+      const entries = new Map<string, NonNullable<StepRunRecord['cache']>>();
+      for (const record of checked) if (record.cache) entries.set(record.cache.key, record.cache);
+      const createdAt = Date.now();
+      const cacheRows = [...entries.values()].map((entry) => ({
+        cache_key: entry.key,
+        output_digest: entry.outputDigest,
+        metadata: JSON.stringify(entry.metadata ?? {}),
+        pipeline_run_id: entry.pipelineRunId,
+        step_name: entry.stepName,
+        created_at: createdAt,
+      }));
+      for (const part of chunks(cacheRows, 6)) {
+        await trx
+          .insertInto('pipeline_cache')
+          .values(part)
+          .onConflict((oc) =>
+            oc.column('cache_key').doUpdateSet((eb) => ({
+              output_digest: eb.ref('excluded.output_digest'),
+              metadata: eb.ref('excluded.metadata'),
+              pipeline_run_id: eb.ref('excluded.pipeline_run_id'),
+              step_name: eb.ref('excluded.step_name'),
+              created_at: eb.ref('excluded.created_at'),
+            })),
+          )
+          .execute();
+      }
+    });
+  }
+
+  /**
+   * Merges the records per run id, in order, after checking each against the database: a new
+   * run needs an active experiment; an existing run must be active and in the record's
+   * experiment. Errors name the first offending record.
+   */
+  async #planStepRuns(trx: Db, records: StepRunRecord[]): Promise<Map<string, StepRunPlan>> {
+    const experimentIds = [
+      ...new Set(records.map((r) => parseExperimentId(r.experimentId)).filter((id) => id !== null)),
+    ];
+    const runIds = [...new Set(records.map((r) => r.runId))];
+    const [experimentRows, runRows] = await Promise.all([
+      experimentIds.length === 0
+        ? []
+        : trx
+            .selectFrom('experiments')
+            .selectAll()
+            .where(this.#backend.inList('experiment_id', experimentIds))
+            .execute(),
+      trx.selectFrom('runs').selectAll().where(this.#backend.inList('run_uuid', runIds)).execute(),
+    ]);
+    const experiments = new Map(experimentRows.map((row) => [String(row.experiment_id), row]));
+    const existingRuns = new Map(runRows.map((row) => [row.run_uuid, row]));
+    const plans = new Map<string, StepRunPlan>();
+    records.forEach((record, index) => {
+      const at = `step run record records[${index}] (run '${record.runId}')`;
+      let plan = plans.get(record.runId);
+      if (plan === undefined) {
+        const existing = existingRuns.get(record.runId) ?? null;
+        if (existing !== null) {
+          if (String(existing.experiment_id) !== record.experimentId) {
+            throw new InvalidParameterError(
+              `Run '${record.runId}' of ${at} belongs to experiment ${existing.experiment_id}, ` +
+                `not to experiment ${record.experimentId} as the record says. Send its records ` +
+                `with experimentId '${existing.experiment_id}', or choose a new run id.`,
+              {
+                index,
+                runId: record.runId,
+                experimentId: record.experimentId,
+                runExperimentId: String(existing.experiment_id),
+              },
+            );
+          }
+          if (existing.lifecycle_stage !== 'active') {
+            throw new InvalidStateError(
+              `The run ${record.runId} of ${at} must be in the 'active' state. Current state ` +
+                `is ${existing.lifecycle_stage}; restore it first, or choose a new run id.`,
+              { index, runId: record.runId, lifecycleStage: existing.lifecycle_stage },
+            );
+          }
+          plan = {
+            existing,
+            experiment: null,
+            runName: existing.name,
+            startTime: existing.start_time,
+            status: existing.status as RunStatus,
+            endTime: existing.end_time,
+            tags: new Map(),
+          };
+        } else {
+          const experiment = experiments.get(record.experimentId);
+          if (experiment === undefined) {
+            throw new NotFoundError(
+              `No experiment with id '${record.experimentId}' exists (${at}). Create it first, ` +
+                `or record the run in an existing experiment.`,
+              { index, runId: record.runId, experimentId: record.experimentId },
+            );
+          }
+          if (experiment.lifecycle_stage !== 'active') {
+            throw new InvalidStateError(
+              `The experiment ${record.experimentId} of ${at} must be in the 'active' state. ` +
+                `Current state is ${experiment.lifecycle_stage}; restore it first.`,
+              {
+                index,
+                experimentId: record.experimentId,
+                lifecycleStage: experiment.lifecycle_stage,
+              },
+            );
+          }
+          plan = {
+            existing: null,
+            experiment,
+            runName: record.runName,
+            startTime: record.startTime,
+            status: record.status,
+            endTime: record.endTime ?? null,
+            tags: new Map([[RUN_NAME_TAG, record.runName]]),
+          };
+        }
+        plans.set(record.runId, plan);
+      }
+      plan.status = record.status;
+      if (record.endTime !== undefined && record.endTime !== null) plan.endTime = record.endTime;
+      for (const tag of record.tags ?? []) plan.tags.set(tag.key, tag.value);
+    });
+    return plans;
+  }
+
   // ------------------------------------------------------------------ internals: lookups
 
   async #requireExperiment(db: Db, experimentId: string): Promise<ExperimentRow> {
@@ -1714,23 +1899,37 @@ export class SqlMetadataStore implements MetadataStore {
   }
 
   async #upsertRunTags(trx: Db, runId: string, tags: Tag[]): Promise<void> {
-    for (const part of chunks(tags, 3)) {
-      await trx
-        .insertInto('tags')
-        .values(part.map((t) => ({ run_uuid: runId, key: t.key, value: t.value })))
-        .onConflict((oc) =>
-          oc
-            .columns(['run_uuid', 'key'])
-            .doUpdateSet((eb) => ({ value: eb.ref('excluded.value') })),
-        )
-        .execute();
-    }
+    await this.#upsertTagRows(
+      trx,
+      tags.map((t) => ({ run_uuid: runId, key: t.key, value: t.value })),
+    );
     const runName = tags.find((t) => t.key === RUN_NAME_TAG);
     if (runName !== undefined) {
       await trx
         .updateTable('runs')
         .set({ name: runName.value })
         .where('run_uuid', '=', runId)
+        .execute();
+    }
+  }
+
+  /**
+   * Upserts tags of any number of runs, at most one row per run and key (PostgreSQL refuses to
+   * update a row twice in one statement). Callers keep `runs.name` in step with `mlflow.runName`.
+   */
+  async #upsertTagRows(
+    trx: Db,
+    rows: readonly { run_uuid: string; key: string; value: string }[],
+  ): Promise<void> {
+    for (const part of chunks(rows, 3)) {
+      await trx
+        .insertInto('tags')
+        .values(part)
+        .onConflict((oc) =>
+          oc
+            .columns(['run_uuid', 'key'])
+            .doUpdateSet((eb) => ({ value: eb.ref('excluded.value') })),
+        )
         .execute();
     }
   }
