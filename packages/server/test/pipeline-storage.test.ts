@@ -622,7 +622,258 @@ describe('pipeline cache over HTTP', () => {
     const operations = (path: string) => Object.keys(doc.paths[path] ?? {}).sort();
     expect(operations('/api/v1/blobs/sha256/{hex}')).toEqual(['get', 'put']);
     expect(operations('/api/v1/pipeline-cache/{key}')).toEqual(['delete', 'get', 'put']);
+    expect(operations('/api/v1/pipeline-step-runs')).toEqual(['post']);
     expect(operations('/api/v1/runs/{runId}/artifacts')).toEqual(['get']);
     expect(operations('/api/v1/runs/{runId}/artifacts/content')).toEqual(['get', 'put']);
+  });
+});
+
+describe('pipeline step runs over HTTP', () => {
+  let backend: Backend;
+  let server: Awaited<ReturnType<typeof startServer>>;
+  let yard: YardClient;
+  let experimentId: string;
+
+  beforeAll(async () => {
+    backend = await localBackend();
+    server = await startServer(backend);
+    yard = createClient({ baseUrl: server.url });
+    experimentId = (await yard.experiments.create({ name: 'pipeline-step-runs' })).experimentId;
+  });
+  afterAll(async () => {
+    await server.close();
+    await backend.dispose();
+  });
+
+  const newRunId = () => randomUUID().replaceAll('-', '');
+  const key = (n: number) => createHash('sha256').update(`step-run-${n}`).digest('hex');
+  const digest = (n: number) => `sha256:${createHash('sha256').update(`out-${n}`).digest('hex')}`;
+
+  interface MlflowRun {
+    info: {
+      run_id: string;
+      run_name: string;
+      experiment_id: string;
+      status: string;
+      start_time: number;
+      end_time?: number;
+      lifecycle_stage: string;
+    };
+    data: { tags?: { key: string; value: string }[] };
+  }
+
+  /** The run as the MLflow REST API shows it, or the HTTP status when it answers an error. */
+  const mlflowRun = async (runId: string): Promise<MlflowRun | number> => {
+    const response = await fetch(`${server.url}/api/2.0/mlflow/runs/get?run_id=${runId}`);
+    if (!response.ok) return response.status;
+    return ((await response.json()) as { run: MlflowRun }).run;
+  };
+  const tagsOf = (run: MlflowRun | number) =>
+    typeof run === 'number'
+      ? {}
+      : Object.fromEntries((run.data.tags ?? []).map((t) => [t.key, t.value]));
+
+  /** POSTs `body` as it is (no client-side typing), answering the status and the JSON error. */
+  const post = async (body: unknown) => {
+    const response = await fetch(`${server.url}/api/v1/pipeline-step-runs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const text = await response.text();
+    return {
+      status: response.status,
+      body: (text === '' ? {} : JSON.parse(text)) as { error_code?: string; message?: string },
+    };
+  };
+
+  it('creates runs visible through the MLflow API, then finishes them, writing cache entries', async () => {
+    const [a, b] = [newRunId(), newRunId()];
+    const parent = newRunId();
+    await yard.stepRuns.record([
+      {
+        runId: a,
+        experimentId,
+        runName: 'load',
+        startTime: 1_000,
+        status: 'RUNNING',
+        tags: [{ key: 'mlflow.parentRunId', value: parent }],
+      },
+      {
+        runId: b,
+        experimentId,
+        runName: 'train',
+        startTime: 1_005,
+        status: 'RUNNING',
+        tags: [{ key: 'mlflow.parentRunId', value: parent }],
+      },
+    ]);
+    const running = await mlflowRun(a);
+    expect(running).toMatchObject({
+      info: {
+        run_id: a,
+        run_name: 'load',
+        experiment_id: experimentId,
+        status: 'RUNNING',
+        start_time: 1_000,
+        lifecycle_stage: 'active',
+      },
+    });
+    expect(typeof running === 'object' ? running.info.end_time : 'gone').toBeUndefined();
+    expect(tagsOf(running)).toEqual({ 'mlflow.runName': 'load', 'mlflow.parentRunId': parent });
+
+    await yard.stepRuns.record([
+      {
+        runId: a,
+        experimentId,
+        runName: 'load',
+        startTime: 1_000,
+        endTime: 2_000,
+        status: 'FINISHED',
+        tags: [{ key: 'outcome', value: 'computed' }],
+        cache: {
+          key: key(1),
+          outputDigest: digest(1),
+          metadata: { serializer: 'json' },
+          pipelineRunId: parent,
+          stepName: 'load',
+        },
+      },
+      {
+        runId: b,
+        experimentId,
+        runName: 'train',
+        startTime: 1_005,
+        endTime: 2_500,
+        status: 'FAILED',
+      },
+    ]);
+    expect(await mlflowRun(a)).toMatchObject({
+      info: { status: 'FINISHED', start_time: 1_000, end_time: 2_000, run_name: 'load' },
+    });
+    expect(tagsOf(await mlflowRun(a))).toMatchObject({
+      outcome: 'computed',
+      'mlflow.parentRunId': parent,
+    });
+    expect(await mlflowRun(b)).toMatchObject({ info: { status: 'FAILED', end_time: 2_500 } });
+    expect(await yard.pipelineCache.get(key(1))).toMatchObject({
+      key: key(1),
+      outputDigest: digest(1),
+      metadata: { serializer: 'json' },
+      pipelineRunId: parent,
+      stepName: 'load',
+    });
+    const found = await yard.runs.search({
+      experimentIds: [experimentId],
+      filter: `tags.mlflow.parentRunId = '${parent}'`,
+    });
+    expect(found.runs.map((r) => r.info.runId).sort()).toEqual([a, b].sort());
+  });
+
+  it('answers 204 and applies two records of one run in order', async () => {
+    const id = newRunId();
+    const record = { runId: id, experimentId, runName: 'once', startTime: 10 };
+    const answer = await post({
+      records: [
+        { ...record, status: 'RUNNING', tags: [{ key: 'k', value: '1' }] },
+        { ...record, status: 'FINISHED', endTime: 20, tags: [{ key: 'k', value: '2' }] },
+      ],
+    });
+    expect(answer.status).toBe(204);
+    expect(await mlflowRun(id)).toMatchObject({ info: { status: 'FINISHED', end_time: 20 } });
+    expect(tagsOf(await mlflowRun(id))).toMatchObject({ k: '2' });
+  });
+
+  it('refuses bad records with 400 naming the record index and value, writing nothing', async () => {
+    const good = newRunId();
+    const first = {
+      runId: good,
+      experimentId,
+      runName: 'ok',
+      startTime: 1,
+      status: 'RUNNING',
+      cache: { key: key(2), outputDigest: digest(2), pipelineRunId: 'p', stepName: 'ok' },
+    };
+    const second = {
+      runId: newRunId(),
+      experimentId,
+      runName: 'bad',
+      startTime: 1,
+      status: 'RUNNING',
+    };
+    const cases: [unknown, string[]][] = [
+      [
+        { records: [first, { ...second, runId: 'NOT-A-RUN-ID' }] },
+        ['records[1].runId', 'NOT-A-RUN-ID'],
+      ],
+      [{ records: [first, { ...second, status: 'DONE' }] }, ['records[1].status', 'DONE']],
+      [
+        { records: [first, { ...second, tags: [{ key: 'k', value: 7 }] }] },
+        ['records[1].tags[0].value', '7'],
+      ],
+      // Records without cache entries, so that the body stays under the test server's limit.
+      [{ records: Array.from({ length: 1001 }, () => second) }, ['1001 records', '1000']],
+      [{ records: [] }, ['0 records']],
+      [{}, ['expected an array']],
+    ];
+    for (const [body, parts] of cases) {
+      const answer = await post(body);
+      expect([answer.status, answer.body.error_code], parts[0]).toEqual([
+        400,
+        'INVALID_PARAMETER_VALUE',
+      ]);
+      for (const part of parts) expect(answer.body.message).toContain(part);
+    }
+    expect(await mlflowRun(good)).toBe(404);
+    expect(await yard.pipelineCache.get(key(2))).toBeUndefined();
+  });
+
+  it('refuses an unknown experiment with 404 naming it and the record, writing nothing', async () => {
+    const good = newRunId();
+    const answer = await post({
+      records: [
+        {
+          runId: good,
+          experimentId,
+          runName: 'ok',
+          startTime: 1,
+          status: 'RUNNING',
+          cache: { key: key(3), outputDigest: digest(3), pipelineRunId: 'p', stepName: 'ok' },
+        },
+        {
+          runId: newRunId(),
+          experimentId: '987654',
+          runName: 'x',
+          startTime: 1,
+          status: 'RUNNING',
+        },
+      ],
+    });
+    expect([answer.status, answer.body.error_code]).toEqual([404, 'RESOURCE_DOES_NOT_EXIST']);
+    expect(answer.body.message).toContain('987654');
+    expect(answer.body.message).toContain('records[1]');
+    expect(await mlflowRun(good)).toBe(404);
+    expect(await yard.pipelineCache.get(key(3))).toBeUndefined();
+    const viaClient = await failure(
+      yard.stepRuns.record([
+        {
+          runId: newRunId(),
+          experimentId: '987654',
+          runName: 'x',
+          startTime: 1,
+          status: 'RUNNING',
+        },
+      ]),
+    );
+    expect([viaClient.status, viaClient.code]).toEqual([404, 'RESOURCE_DOES_NOT_EXIST']);
+  });
+
+  it('documents the route in the OpenAPI document', async () => {
+    const doc = (await (await fetch(`${server.url}/api/v1/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, { operationId?: string; summary?: string }>>;
+    };
+    const post = doc.paths['/api/v1/pipeline-step-runs']?.['post'];
+    expect(post?.operationId).toBe('recordPipelineStepRuns');
+    expect(post?.summary).toBe('Record a batch of pipeline step runs');
   });
 });

@@ -1,5 +1,5 @@
 import { validateCacheKey, validatePipelineCacheEntryInput } from '@modelyard/core';
-import type { PipelineCacheEntry, PipelineCacheEntryInput } from '@modelyard/core';
+import type { PipelineCacheEntry, PipelineCacheEntryInput, StepRunRecord } from '@modelyard/core';
 import { NotFoundError } from '@modelyard/core';
 import type { MetadataStore } from '@modelyard/store';
 import type { BlobService } from './blob-service.js';
@@ -48,5 +48,17 @@ export class PipelineCacheService {
   delete(key: string): Promise<void> {
     validateCacheKey(key);
     return this.store.deletePipelineCacheEntry(key);
+  }
+
+  /**
+   * Records a batch of pipeline step runs (runs, their tags and cache entries) in one store
+   * transaction; all or nothing. The store checks the whole batch (`validateStepRunRecords`)
+   * before anything is written.
+   * @throws InvalidParameterError naming the record's index, field and value (or a run of
+   *   another experiment); NotFoundError for an unknown experiment; InvalidStateError for a
+   *   deleted experiment or run.
+   */
+  recordStepRuns(records: StepRunRecord[]): Promise<void> {
+    return this.store.recordStepRuns(records);
   }
 }

@@ -4,14 +4,20 @@ import type { FastifyInstance } from 'fastify';
 import {
   BLOB_DIGEST_PATTERN,
   SHA256_HEX_PATTERN,
+  STEP_RUN_ID_PATTERN,
+  STEP_RUN_RECORDS_MAX,
+  STEP_RUN_STATUSES,
   validateBlobDigest,
   validateCacheKey,
+  validateStepRunRecords,
 } from '@modelyard/core';
+import type { StepRunRecord } from '@modelyard/core';
 import type { PipelineCacheService } from '../../services/pipeline-cache-service.js';
 import { checkFirst } from './route-checks.js';
-import { ERROR_RESPONSES, Millis, NoContent } from './schemas.js';
+import { ERROR_RESPONSES, Millis, NoContent, Nullable, StringEnum, TagSchema } from './schemas.js';
 
 const TAG = ['pipeline cache'];
+const STEP_RUNS_TAG = ['pipeline step runs'];
 
 const CacheParams = Type.Object({
   key: Type.String({
@@ -57,6 +63,51 @@ const GetQuery = Type.Object({
 });
 type GetQuery = Static<typeof GetQuery>;
 
+const StepRunRecordSchema = Type.Object(
+  {
+    runId: Type.String({
+      pattern: STEP_RUN_ID_PATTERN,
+      description: 'Chosen by the client: 32 lower-case hex digits (a uuid4 without dashes).',
+    }),
+    experimentId: Type.String({ description: 'The experiment the run belongs to.' }),
+    runName: Type.String({
+      minLength: 1,
+      description: "The run's name when this record creates it (also its mlflow.runName tag).",
+    }),
+    startTime: Millis,
+    endTime: Type.Optional(Nullable(Millis)),
+    status: StringEnum(STEP_RUN_STATUSES, "The run's status after this record."),
+    tags: Type.Optional(
+      Type.Array(TagSchema, { description: 'Tags to upsert; the last value per key wins.' }),
+    ),
+    cache: Type.Optional(
+      Type.Object(
+        {
+          key: Type.String({ pattern: SHA256_HEX_PATTERN }),
+          outputDigest: OutputDigest,
+          metadata: Type.Optional(Metadata),
+          pipelineRunId: Type.String({ minLength: 1 }),
+          stepName: Type.String({ minLength: 1 }),
+        },
+        { description: 'A pipeline cache entry to write (upsert, last wins) with the run.' },
+      ),
+    ),
+  },
+  { title: 'StepRunRecord' },
+);
+
+const StepRunsBody = Type.Object({
+  records: Type.Array(StepRunRecordSchema, { minItems: 1, maxItems: STEP_RUN_RECORDS_MAX }),
+});
+
+/**
+ * Checks the records with the core validator before Ajv does, so a bad record is refused with
+ * its index, field and value (`records[3].status`), and an oversized batch before Ajv walks it.
+ */
+const checkStepRuns = checkFirst((request) => {
+  validateStepRunRecords((request.body as { records?: unknown } | null | undefined)?.records);
+});
+
 /** Refuses a bad `:key` (and a bad `outputDigest` in a body) with the core validators' words. */
 const checkKey = checkFirst((request) => {
   validateCacheKey((request.params as Partial<CacheParams>).key);
@@ -66,7 +117,9 @@ const checkKey = checkFirst((request) => {
 
 /**
  * The pipeline step cache under `/api/v1/pipeline-cache/:key`: read, write (replacing) and
- * delete the entry that maps a step's cache key to its output blob.
+ * delete the entry that maps a step's cache key to its output blob; and
+ * `POST /api/v1/pipeline-step-runs`, which records a batch of step runs (with their cache
+ * entries) in one transaction.
  */
 export function registerPipelineRoutes(app: FastifyInstance, cache: PipelineCacheService): void {
   app.get<{ Params: CacheParams; Querystring: GetQuery }>(
@@ -122,6 +175,31 @@ export function registerPipelineRoutes(app: FastifyInstance, cache: PipelineCach
     },
     async (request, reply) => {
       await cache.delete(request.params.key);
+      return reply.code(204).send();
+    },
+  );
+
+  app.post<{ Body: { records: StepRunRecord[] } }>(
+    '/pipeline-step-runs',
+    {
+      preValidation: checkStepRuns,
+      schema: {
+        operationId: 'recordPipelineStepRuns',
+        summary: 'Record a batch of pipeline step runs',
+        description:
+          `Creates or updates up to ${STEP_RUN_RECORDS_MAX} step runs (tracking runs with ` +
+          'client-chosen ids), their tags and their pipeline cache entries in one transaction: ' +
+          'all or nothing. A record whose runId is new creates the run; a later record of the ' +
+          'same run sets its status, its end time (when given) and upserts its tags. Answers ' +
+          '400 INVALID_PARAMETER_VALUE naming the record index for a bad record (nothing is ' +
+          'written) and 404 RESOURCE_DOES_NOT_EXIST for an unknown experiment.',
+        tags: STEP_RUNS_TAG,
+        body: StepRunsBody,
+        response: { 204: NoContent, ...ERROR_RESPONSES },
+      },
+    },
+    async (request, reply) => {
+      await cache.recordStepRuns(request.body.records);
       return reply.code(204).send();
     },
   );
