@@ -10,6 +10,7 @@ import type {
   RolloutStrategy,
   Run,
   RunStatus,
+  StepRunRecord,
   Tag,
   ViewType,
 } from '@modelyard/core';
@@ -248,5 +249,27 @@ export interface RunArtifactWritten {
   digest: string;
 }
 
-export type { PipelineCacheEntry, PipelineCacheEntryInput } from '@modelyard/core';
+export type { PipelineCacheEntry, PipelineCacheEntryInput, StepRunRecord } from '@modelyard/core';
+
+/**
+ * Pipeline step runs: `POST /api/v1/pipeline-step-runs`, which records many step runs (tracking
+ * runs whose ids the caller chooses, their tags and pipeline cache entries) in one request and
+ * one server transaction. Declared here, beside the types it uses, so the package entry exports
+ * it with them.
+ */
+export interface StepRunsApi {
+  /**
+   * Records 1 to `STEP_RUN_RECORDS_MAX` (1000) step run records, all or nothing. A record whose
+   * `runId` is new creates the run; a later record of the same run (in this batch or a later
+   * one) sets its status, its end time when given, and upserts its tags. A record's `cache`
+   * entry is written (last wins) in the same transaction.
+   * @throws YardClientError `INVALID_PARAMETER_VALUE` (400) naming the record's index, field and
+   *   value, or a run id of another experiment; `RESOURCE_DOES_NOT_EXIST` (404) for an unknown
+   *   experiment. Nothing is written when the request fails.
+   * @example
+   * await client.stepRuns.record([{ runId: randomUUID().replaceAll('-', ''), experimentId: '1',
+   *   runName: 'train', startTime: Date.now(), status: 'RUNNING' }]);
+   */
+  record(records: StepRunRecord[]): Promise<void>;
+}
 export type { BinaryData } from './http-transport.js';

@@ -33,6 +33,7 @@ import type {
   SearchExperimentsOptions,
   SearchOptions,
   SearchRunsOptions,
+  StepRunsApi,
   UpdateDeploymentInput,
   UpdateRegisteredModelInput,
   UpdateRunInput,
@@ -317,6 +318,11 @@ export interface YardClient {
   readonly deployments: DeploymentsApi;
   readonly blobs: BlobsApi;
   readonly pipelineCache: PipelineCacheApi;
+  /**
+   * Pipeline step runs: many tracking runs (ids chosen by the caller), their tags and their
+   * pipeline cache entries recorded in one request and one server transaction.
+   */
+  readonly stepRuns: StepRunsApi;
 }
 
 const V1 = '/api/v1';
@@ -667,6 +673,12 @@ export function createClient(options: ClientOptions): YardClient {
     delete: (key) => http({ method: 'DELETE', path: cacheEntry(key) }),
   };
 
+  const stepRuns: StepRunsApi = {
+    record: async (records) => {
+      await http({ method: 'POST', path: `${V1}/pipeline-step-runs`, body: { records } });
+    },
+  };
+
   return {
     baseUrl,
     health: () => http({ method: 'GET', path: `${V1}/health` }),
@@ -677,5 +689,6 @@ export function createClient(options: ClientOptions): YardClient {
     deployments,
     blobs,
     pipelineCache,
+    stepRuns,
   };
 }
