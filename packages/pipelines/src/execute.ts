@@ -1,9 +1,12 @@
+import { randomUUID } from 'node:crypto';
+import type { StepRunRecord } from '@modelyard/core';
 import type { YardClient } from '@modelyard/client';
 import type { Pipeline } from './pipeline.js';
 import { runAttempts } from './retry.js';
 import { deserializeOutput, serializeOutput } from './serialize.js';
 import type { StepContext } from './step.js';
 import { createStepContext } from './step-context.js';
+import { StepRecorder } from './step-recorder.js';
 
 /** Tag keys written on pipeline runs. */
 export const TAGS = {
@@ -84,6 +87,11 @@ export interface UnitHooks {
   worker?: string;
   /** A `map` item's value when the caller has it already (saves loading the list). */
   itemValue?: { value: unknown };
+  /**
+   * Records step runs in batches; default: one of the call's own, flushed when it ends. With
+   * `defer`, the caller flushes it (before it reports the run).
+   */
+  recorder?: StepRecorder;
   /**
    * When given, a successful call returns as soon as its output is known: storing the output,
    * the cache entry and the step run's final state go on in `work`, which the caller must await
@@ -219,10 +227,21 @@ export async function executeUnit(
 
   const item = task.item?.index;
   const started = Date.now();
-  const stepRun = await client.runs.create({
-    experimentId: task.experimentId,
-    runName: item === undefined ? s.name : `${s.name}[${String(item)}]`,
-    startTime: started,
+  // The run's id is chosen here; the run reaches the server with the recorder's next batch.
+  const recorder = hooks.recorder ?? new StepRecorder(client);
+  const runId = randomUUID().replace(/-/g, '');
+  const runName = item === undefined ? s.name : `${s.name}[${String(item)}]`;
+  const record = (fields: Pick<StepRunRecord, 'status' | 'tags' | 'endTime' | 'cache'>) => {
+    recorder.record({
+      runId,
+      experimentId: task.experimentId,
+      runName,
+      startTime: started,
+      ...fields,
+    });
+  };
+  record({
+    status: 'RUNNING',
     tags: [
       { key: TAGS.parentRun, value: task.trackingRunId },
       { key: TAGS.pipelineRunId, value: task.pipelineRunId },
@@ -233,7 +252,9 @@ export async function executeUnit(
       ...(worker === null ? [] : [{ key: TAGS.stepWorker, value: worker }]),
     ],
   });
-  const runId = stepRun.info.runId;
+  // Elsewhere than the run's own process (threads, workers), the running step is on the server
+  // before its body starts, so a worker that dies mid-step leaves a run to mark.
+  if (hooks.defer === undefined) await recorder.flush();
   hooks.onEvent({ type: 'started', runId, worker });
   const { ctx, flush } = createStepContext({
     client,
@@ -245,6 +266,7 @@ export async function executeUnit(
     onLog: (level, message) => {
       hooks.onEvent({ type: 'log', level, message });
     },
+    ready: () => recorder.ensure(runId),
   });
   let attempts = 0;
   let failure: unknown;
@@ -298,21 +320,26 @@ export async function executeUnit(
       });
     }
     const ok = output !== undefined && storeFailure === undefined;
-    if (ok && s.config.cache) {
-      await client.pipelineCache.put(task.key, {
-        outputDigest: output.digest,
-        pipelineRunId: task.pipelineRunId,
-        stepName: s.name,
-        metadata: { runId, kind: output.kind, attempts, durationMs },
-      });
-    }
-    await client.runs.logBatch(runId, {
+    record({
+      status: ok ? 'FINISHED' : 'FAILED',
+      endTime: Date.now(),
       tags: [
         { key: TAGS.stepAttempts, value: String(attempts) },
         ...(ok ? [{ key: TAGS.stepDigest, value: output.digest }] : []),
       ],
+      ...(ok &&
+        s.config.cache && {
+          cache: {
+            key: task.key,
+            outputDigest: output.digest,
+            pipelineRunId: task.pipelineRunId,
+            stepName: s.name,
+            metadata: { runId, kind: output.kind, attempts, durationMs },
+          },
+        }),
     });
-    await client.runs.update(runId, { status: ok ? 'FINISHED' : 'FAILED', endTime: Date.now() });
+    // Deferred: the caller's recorder sends it with others; otherwise it is written now.
+    if (hooks.defer === undefined) await recorder.flush();
     if (storeFailure !== undefined) {
       throw new Error(`could not store the output: ${messageOf(storeFailure)}`);
     }

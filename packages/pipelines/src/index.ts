@@ -86,3 +86,5 @@ export type {
   ScheduleOptions,
 } from './redis.js';
 export { StepThreadPool, withStepThreads } from './threads.js';
+export { StepRecorder } from './step-recorder.js';
+export type { StepRecorderOptions } from './step-recorder.js';

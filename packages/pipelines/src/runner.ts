@@ -10,6 +10,7 @@ import type { Step } from './step.js';
 import type { BlobLoader, OutputRef, UnitExecutor, UnitResult, UnitTask } from './execute.js';
 import { TAGS, blobLoader, inlineExecutor, loadRef, messageOf } from './execute.js';
 import type { PipelineBundle } from './load.js';
+import { StepRecorder } from './step-recorder.js';
 import { StepThreadPool, withStepThreads } from './threads.js';
 
 /** Where a step stands in a run. */
@@ -279,6 +280,7 @@ export async function runPipeline(
     load: blobLoader(client),
     executor,
     deferred: [],
+    recorder: new StepRecorder(client),
   };
 
   try {
@@ -314,8 +316,10 @@ export async function runPipeline(
       );
     }
     await Promise.all(results.values());
-    // The run is reported only once every output is stored.
+    // The run is reported only once every output is stored and every step run recorded.
     await Promise.all(context.deferred);
+    await context.recorder.flush().catch(() => undefined);
+    markUnrecorded(summary, context.recorder.failures);
   } finally {
     if (options.executor === undefined) await executor.close();
   }
@@ -332,6 +336,21 @@ export async function runPipeline(
   });
   emit({ type: 'run-finished', summary });
   return summary;
+}
+
+/** Fails the calls whose step runs could not be written (a run is reported only when recorded). */
+function markUnrecorded(summary: RunSummary, failures: ReadonlyMap<string, string>): void {
+  if (failures.size === 0) return;
+  for (const s of summary.steps) {
+    for (const unit of [s, ...(s.items ?? [])]) {
+      const why = unit.runId === null ? undefined : failures.get(unit.runId);
+      if (why === undefined) continue;
+      unit.status = 'failed';
+      unit.error = `its step run was not recorded: ${why}`;
+      s.status = 'failed';
+      s.error ??= unit.error;
+    }
+  }
 }
 
 /** In this process; `worker: true` steps in worker threads when the bundle is known. */
@@ -364,6 +383,8 @@ interface RunContext {
   executor: UnitExecutor;
   /** Bookkeeping of finished calls still going on (see `UnitHooks.defer`). */
   deferred: Promise<void>[];
+  /** Step runs of calls made in this process, written in batches. */
+  recorder: StepRecorder;
 }
 
 async function runMap(
@@ -519,6 +540,7 @@ async function runUnit(
     result = await run.executor.execute(task, {
       load: run.load,
       cancel: run.cancel,
+      recorder: run.recorder,
       onOutput: (digest, bytes) => {
         run.load.seed(digest, bytes);
       },

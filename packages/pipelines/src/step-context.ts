@@ -14,6 +14,8 @@ export interface StepContextInput {
   pipelineRunId: string;
   params: Record<string, unknown>;
   onLog: (level: 'info' | 'warn' | 'error', message: string) => void;
+  /** Resolves once the step's run exists on the server (it is recorded in batches). */
+  ready: () => Promise<void>;
 }
 
 /** Metrics buffered before a batch is sent (the server takes up to 1000 per call). */
@@ -39,6 +41,7 @@ export function createStepContext(input: StepContextInput): {
     if (metrics.length === 0) return;
     const batch = metrics.splice(0, metrics.length);
     sending = sending.then(async () => {
+      await input.ready();
       for (let i = 0; i < batch.length; i += 1000) {
         await client.runs.logBatch(runId, { metrics: batch.slice(i, i + 1000) });
       }
@@ -80,6 +83,7 @@ export function createStepContext(input: StepContextInput): {
     },
     artifacts: {
       async put(path, data) {
+        await input.ready();
         await client.runs.artifacts.upload(
           runId,
           path,
@@ -97,6 +101,7 @@ export function createStepContext(input: StepContextInput): {
             { name, dir },
           );
         }
+        await input.ready();
         for (const f of files) {
           const rel = relative(dir, f).split(sep).join('/');
           await client.runs.artifacts.upload(runId, `model/${rel}`, await readFile(f));
@@ -138,6 +143,7 @@ export function createStepContext(input: StepContextInput): {
       const entries = [...params.entries()].map(([key, value]) => ({ key, value }));
       params.clear();
       sending = sending.then(async () => {
+        await input.ready();
         for (let i = 0; i < entries.length; i += 100) {
           await client.runs.logBatch(runId, { params: entries.slice(i, i + 100) });
         }
@@ -146,6 +152,7 @@ export function createStepContext(input: StepContextInput): {
     if (lines.length > 0) {
       const text = `${lines.splice(0, lines.length).join('\n')}\n`;
       sending = sending.then(async () => {
+        await input.ready();
         await client.runs.artifacts.upload(runId, 'logs.txt', Buffer.from(text, 'utf8'));
       });
     }

@@ -79,7 +79,16 @@ export async function startTemporaryServer(
       ...server,
       dir,
       close: async () => {
-        await server.close();
+        // A client that vanished mid-connection (a terminated worker thread, a killed process)
+        // would hold up the close until the keep-alive timeout: after 2 s, cut what is left.
+        const cut = setTimeout(() => {
+          server.app.server.closeAllConnections();
+        }, 2000);
+        try {
+          await server.close();
+        } finally {
+          clearTimeout(cut);
+        }
         await rm(dir, { recursive: true, force: true });
       },
     };
