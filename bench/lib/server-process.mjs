@@ -2,6 +2,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync, readdirSync } from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { probe } from './http-client.mjs';
 
@@ -49,6 +50,36 @@ export function freePort() {
  * @property {Record<string, string | undefined>} [env]
  * @property {string} [healthPath]  the readiness probe; `/health` unless given
  */
+
+/**
+ * The spec of a built `yard server` on 127.0.0.1:`port` keeping its store in `dir` (SQLite
+ * `yard.db` unless `backendUri` is given, artifacts in `artifacts/`, log in `server.log`).
+ * @param {{ yardBin: string, dir: string, port: number, backendUri?: string, nodeArgs?: string[] }} o
+ *   `nodeArgs`: node flags before the CLI (e.g. `--import` a probe)
+ * @returns {ServerSpec}
+ */
+export function yardServerSpec({ yardBin, dir, port, backendUri, nodeArgs = [] }) {
+  return {
+    name: 'yard server',
+    command: process.execPath,
+    args: [
+      ...nodeArgs,
+      yardBin,
+      'server',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--backend-store-uri',
+      backendUri || `sqlite:///${path.join(dir, 'yard.db')}`,
+      '--artifacts-destination',
+      path.join(dir, 'artifacts'),
+    ],
+    baseUrl: `http://127.0.0.1:${port}`,
+    logFile: path.join(dir, 'server.log'),
+    cwd: dir,
+  };
+}
 
 /**
  * A running server: its process group leader and how long it took to answer /health.

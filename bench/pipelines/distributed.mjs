@@ -16,6 +16,7 @@ import {
   stopServer,
   treeCpuSeconds,
   waitForIdle,
+  yardServerSpec,
 } from '../lib/server-process.mjs';
 import { round } from '../lib/stats.mjs';
 import { timedCommand } from '../lib/timed-command.mjs';
@@ -249,25 +250,7 @@ export async function measureDistributed({ workDir, yardBin, jobs, workerCounts 
   const serverUrl = `http://127.0.0.1:${port}`;
   let server;
   try {
-    server = await startServer({
-      name: 'yard server',
-      command: process.execPath,
-      args: [
-        yardBin,
-        'server',
-        '--host',
-        '127.0.0.1',
-        '--port',
-        String(port),
-        '--backend-store-uri',
-        `sqlite:///${path.join(dir, 'yard.db')}`,
-        '--artifacts-destination',
-        path.join(dir, 'artifacts'),
-      ],
-      baseUrl: serverUrl,
-      logFile: path.join(dir, 'server.log'),
-      cwd: dir,
-    });
+    server = await startServer(yardServerSpec({ yardBin, dir, port }));
   } catch (err) {
     await killGroup(redis.child);
     if (!(err instanceof ServerUnavailableError)) throw err;

@@ -14,6 +14,7 @@ import {
   stopServer,
   treeCpuSeconds,
   waitForIdle,
+  yardServerSpec,
 } from '../lib/server-process.mjs';
 import { median, round } from '../lib/stats.mjs';
 import { timedCommand } from '../lib/timed-command.mjs';
@@ -190,25 +191,7 @@ export async function measureYard({ workDir, yardBin, shapes, steps, rounds: cou
   const baseUrl = `http://127.0.0.1:${port}`;
   let server;
   try {
-    server = await startServer({
-      name: 'yard server',
-      command: process.execPath,
-      args: [
-        yardBin,
-        'server',
-        '--host',
-        '127.0.0.1',
-        '--port',
-        String(port),
-        '--backend-store-uri',
-        `sqlite:///${path.join(dir, 'yard.db')}`,
-        '--artifacts-destination',
-        path.join(dir, 'artifacts'),
-      ],
-      baseUrl,
-      logFile: path.join(dir, 'server.log'),
-      cwd: dir,
-    });
+    server = await startServer(yardServerSpec({ yardBin, dir, port }));
   } catch (err) {
     if (!(err instanceof ServerUnavailableError)) throw err;
     return { label, available: false, reason: err.message };

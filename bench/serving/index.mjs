@@ -16,6 +16,7 @@ import {
   startServer,
   stopServer,
   treeMemory,
+  yardServerSpec,
 } from '../lib/server-process.mjs';
 import { round } from '../lib/stats.mjs';
 import {
@@ -222,27 +223,17 @@ async function measureYard(fixture, sizes, nodeOptions, probed) {
       'yard server',
       () =>
         startServer({
-          name: 'yard server',
-          command: process.execPath,
-          args: [
-            ...(probed
-              ? ['--import', pathToFileURL(path.join(servingDir, 'server-probe.mjs')).href]
-              : []),
-            ...nodeOptions,
+          ...yardServerSpec({
             yardBin,
-            'server',
-            '--host',
-            '127.0.0.1',
-            '--port',
-            String(port),
-            '--backend-store-uri',
-            `sqlite:///${path.join(dir, 'yard.db')}`,
-            '--artifacts-destination',
-            path.join(dir, 'artifacts'),
-          ],
-          baseUrl: `http://127.0.0.1:${port}`,
-          logFile: path.join(dir, 'server.log'),
-          cwd: dir,
+            dir,
+            port,
+            nodeArgs: [
+              ...(probed
+                ? ['--import', pathToFileURL(path.join(servingDir, 'server-probe.mjs')).href]
+                : []),
+              ...nodeOptions,
+            ],
+          }),
           ...(probeFile && { env: { MODELYARD_BENCH_PROBE_OUT: probeFile } }),
         }),
       async (server, figures) => {

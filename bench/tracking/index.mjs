@@ -14,6 +14,7 @@ import {
   startServer,
   stopServer,
   treeMemory,
+  yardServerSpec,
 } from '../lib/server-process.mjs';
 import { median, round } from '../lib/stats.mjs';
 import {
@@ -158,25 +159,7 @@ function yardTarget(pgUrl) {
         cleanup: () => psql(pgUrl, `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`),
       };
     },
-    spec: (dir, port, backendUri) => ({
-      name: 'yard server',
-      command: process.execPath,
-      args: [
-        yardBin,
-        'server',
-        '--host',
-        '127.0.0.1',
-        '--port',
-        String(port),
-        '--backend-store-uri',
-        backendUri || `sqlite:///${path.join(dir, 'yard.db')}`,
-        '--artifacts-destination',
-        path.join(dir, 'artifacts'),
-      ],
-      baseUrl: `http://127.0.0.1:${port}`,
-      logFile: path.join(dir, 'server.log'),
-      cwd: dir,
-    }),
+    spec: (dir, port, backendUri) => yardServerSpec({ yardBin, dir, port, backendUri }),
   };
 }
 
