@@ -6,9 +6,13 @@
 // (monitorEventLoopDelay, 5 ms resolution, reported beyond those 5 ms). Costs about a
 // microsecond per request.
 //
-// Each SIGUSR2 appends the figures gathered since the previous one as a JSON line to the file
-// named by MODELYARD_BENCH_PROBE_OUT and starts over, so the benchmark brackets a window with
-// two signals and reads the last line.
+// It records only inside a window: the first SIGUSR2 opens one (and costs nothing), the next
+// appends the window's figures as a JSON line to the file named by MODELYARD_BENCH_PROBE_OUT and
+// closes it. Outside windows nothing is kept, so the report never has to sort more than the
+// window's own requests: an earlier version reported and restarted on every signal, so the
+// signal that began a paced run first sorted every request since the server started (about a
+// million after the closed-loop steps) and stalled the server for up to 2 s at the start of the
+// very run it was meant to observe.
 import { appendFileSync } from 'node:fs';
 import dc from 'node:diagnostics_channel';
 import { PerformanceObserver, monitorEventLoopDelay } from 'node:perf_hooks';
@@ -17,6 +21,7 @@ import { isMainThread } from 'node:worker_threads';
 const out = process.env.MODELYARD_BENCH_PROBE_OUT;
 if (isMainThread && out) {
   const start = new WeakMap();
+  let open = false;
   /** @type {number[]} */
   let durations = [];
   /** @type {number[]} */
@@ -25,7 +30,7 @@ if (isMainThread && out) {
   delay.enable();
   dc.subscribe('http.server.request.start', (message) => {
     const { request } = /** @type {{ request: import('node:http').IncomingMessage }} */ (message);
-    if (request.method === 'POST') start.set(request, performance.now());
+    if (open && request.method === 'POST') start.set(request, performance.now());
   });
   dc.subscribe('http.server.response.finish', (message) => {
     const { request } = /** @type {{ request: import('node:http').IncomingMessage }} */ (message);
@@ -33,32 +38,43 @@ if (isMainThread && out) {
     if (t0 !== undefined) durations.push(performance.now() - t0);
   });
   new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) pauses.push(entry.duration);
+    if (open) for (const entry of list.getEntries()) pauses.push(entry.duration);
   }).observe({ entryTypes: ['gc'] });
   /**
-   * @param {number[]} xs
+   * @param {Float64Array} sorted
    * @param {number} p
    */
-  const pct = (xs, p) => {
-    if (xs.length === 0) return null;
-    const s = [...xs].sort((a, b) => a - b);
-    const v = /** @type {number} */ (s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]);
+  const pct = (sorted, p) => {
+    if (sorted.length === 0) return null;
+    const v = /** @type {number} */ (
+      sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]
+    );
     return Math.round(v * 1000) / 1000;
   };
   // The histogram records the time between timer ticks, i.e. the resolution plus any delay.
   const lateMs = (/** @type {number} */ ns) => Math.max(0, Math.round((ns / 1e6 - 5) * 100) / 100);
   process.on('SIGUSR2', () => {
+    if (!open) {
+      durations = [];
+      pauses = [];
+      delay.reset();
+      open = true;
+      return;
+    }
+    open = false;
+    const byTime = Float64Array.from(durations).sort();
+    const pauseTimes = Float64Array.from(pauses).sort();
     const line = {
-      requests: durations.length,
-      p50Ms: pct(durations, 50),
-      p90Ms: pct(durations, 90),
-      p99Ms: pct(durations, 99),
-      maxMs: pct(durations, 100),
+      requests: byTime.length,
+      p50Ms: pct(byTime, 50),
+      p90Ms: pct(byTime, 90),
+      p99Ms: pct(byTime, 99),
+      maxMs: pct(byTime, 100),
       gc: {
-        pauses: pauses.length,
+        pauses: pauseTimes.length,
         totalMs: Math.round(pauses.reduce((a, b) => a + b, 0) * 10) / 10,
-        p50Ms: pct(pauses, 50),
-        maxMs: pct(pauses, 100),
+        p50Ms: pct(pauseTimes, 50),
+        maxMs: pct(pauseTimes, 100),
         over2Ms: pauses.filter((d) => d > 2).length,
       },
       eventLoopDelay: { p99Ms: lateMs(delay.percentile(99)), maxMs: lateMs(delay.max) },
@@ -66,6 +82,5 @@ if (isMainThread && out) {
     appendFileSync(out, JSON.stringify(line) + '\n');
     durations = [];
     pauses = [];
-    delay.reset();
   });
 }

@@ -42,7 +42,7 @@ function treeCpuMs(pid) {
 
 /**
  * Starts a window: CPU counters now, and (when `probeFile` is given) a SIGUSR2 to the server so
- * that its probe starts over. `end()` reads the same counters and the probe's figures.
+ * that its probe opens a window. `end()` reads the same counters and the probe's figures.
  * @param {number} serverPid
  * @param {string | undefined} probeFile  MODELYARD_BENCH_PROBE_OUT of the server, if probed
  */
@@ -51,8 +51,9 @@ export function startWindow(serverPid, probeFile) {
     (probeFile && existsSync(probeFile) ? readFileSync(probeFile, 'utf8') : '')
       .split('\n')
       .filter((l) => l !== '');
-  // Counted before the signal: the server may write its line before this reads the file.
-  const probeLines0 = lines().length + (probeFile ? 1 : 0);
+  // Counted before the signal; this signal opens the probe's window (it writes nothing), the one
+  // in end() writes the window's line and closes it.
+  const probeLines0 = lines().length;
   if (probeFile) process.kill(serverPid, 'SIGUSR2');
   const t0 = performance.now();
   const machine0 = machineJiffies();
