@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import {
   InvalidParameterError,
+  PIPELINE_CACHE_LOOKUP_SCOPES_MAX,
   blobDigestHex,
   isBlobDigest,
   isSha256Hex,
   validateBlobDigest,
   validateCacheKey,
+  validateCacheScopes,
   validatePipelineCacheEntryInput,
   validateSha256Hex,
 } from '@modelyard/core';
@@ -47,7 +49,11 @@ describe('pipeline cache validation', () => {
 
   it('defaults metadata to {} and refuses arrays, null, cycles and empty names', () => {
     const input = { outputDigest: `sha256:${HEX}`, pipelineRunId: 'r1', stepName: 'train' };
-    expect(validatePipelineCacheEntryInput(input)).toEqual({ ...input, metadata: {} });
+    expect(validatePipelineCacheEntryInput(input)).toEqual({
+      ...input,
+      metadata: {},
+      scope: null,
+    });
     const bad = (patch: Record<string, unknown>) => () =>
       validatePipelineCacheEntryInput({ ...input, ...patch });
     expect(bad({ metadata: [] })).toThrow(/expected a JSON object/);
@@ -59,5 +65,24 @@ describe('pipeline cache validation', () => {
     expect(bad({ stepName: '' })).toThrow(/'stepName'.*non-empty string/);
     expect(bad({ pipelineRunId: undefined })).toThrow(/'pipelineRunId'/);
     expect(bad({ outputDigest: 'sha256:x' })).toThrow(/'outputDigest'/);
+  });
+
+  it('keeps a scope of 64 hex digits and refuses any other', () => {
+    const input = { outputDigest: `sha256:${HEX}`, pipelineRunId: 'r1', stepName: 'train' };
+    expect(validatePipelineCacheEntryInput({ ...input, scope: HEX }).scope).toBe(HEX);
+    expect(() => validatePipelineCacheEntryInput({ ...input, scope: 'abc' })).toThrow(
+      /'abc' for 'scope'/,
+    );
+  });
+
+  it('checks the scopes of a bulk lookup and drops repeats', () => {
+    const other = 'cd'.repeat(32);
+    expect(validateCacheScopes([HEX, other, HEX])).toEqual([HEX, other]);
+    expect(() => validateCacheScopes([])).toThrow(/1 to 1000 scopes/);
+    expect(() => validateCacheScopes(HEX)).toThrow(/1 to 1000 scopes/);
+    expect(() =>
+      validateCacheScopes(Array.from({ length: PIPELINE_CACHE_LOOKUP_SCOPES_MAX + 1 }, () => HEX)),
+    ).toThrow(/1001 scopes/);
+    expect(() => validateCacheScopes([HEX, HEX.toUpperCase()])).toThrow(/'scopes\[1\]'/);
   });
 });

@@ -2,7 +2,9 @@
  * Content digests and the pipeline step cache: the shapes the server stores and the pipelines
  * SDK reads, with the validators both sides share. A blob is named by the sha256 of its bytes
  * (`sha256:<64 lower-case hex>`); a cache entry is keyed by a sha256 hex that the SDK derives from
- * a step's code, inputs and params, and points at the blob holding the step's output.
+ * a step's code, inputs and params, and points at the blob holding the step's output. An entry
+ * may also carry its scope (the same derivation less the inputs), so that a run can fetch every
+ * entry it could hit in one lookup instead of asking once per step call.
  */
 import { InvalidParameterError } from './errors.js';
 
@@ -32,6 +34,12 @@ export interface PipelineCacheEntry {
   pipelineRunId: string;
   /** The step that produced it. */
   stepName: string;
+  /**
+   * What the key was derived from less the call's inputs (a sha256 hex the SDK derives from the
+   * step's name, code, params and seed), or null when the writer gave none. Entries are fetched
+   * by scope in bulk (`lookupPipelineCacheEntries`).
+   */
+  scope: string | null;
   /** When this entry was (last) written, in milliseconds since the epoch. */
   createdAt: number;
 }
@@ -43,6 +51,24 @@ export interface PipelineCacheEntryInput {
   metadata?: Record<string, unknown> | undefined;
   pipelineRunId: string;
   stepName: string;
+  /** Defaults to null (the entry is then found by its key only). */
+  scope?: string | null | undefined;
+}
+
+/** The most scopes one bulk lookup may ask for. */
+export const PIPELINE_CACHE_LOOKUP_SCOPES_MAX = 1000;
+
+/** The most entries one bulk lookup answers; past it the answer says it is incomplete. */
+export const PIPELINE_CACHE_LOOKUP_ENTRIES_MAX = 10_000;
+
+/**
+ * What a bulk lookup by scope answers: the entries of the scopes asked for, newest first, and
+ * whether that is all of them (`complete`: false when more than the limit exist). When complete,
+ * a key of those scopes that is not among the entries had no entry at the time of the lookup.
+ */
+export interface PipelineCacheLookup {
+  entries: PipelineCacheEntry[];
+  complete: boolean;
 }
 
 function preview(value: unknown): string {
@@ -164,10 +190,39 @@ export function validatePipelineCacheEntryInput(
       );
     }
   }
+  const scope = input.scope ?? null;
+  if (scope !== null) validateCacheKey(scope, 'scope');
   return {
     outputDigest: input.outputDigest,
     metadata: metadata as Record<string, unknown>,
     pipelineRunId: input.pipelineRunId,
     stepName: input.stepName,
+    scope,
   };
+}
+
+/**
+ * Checks the scopes of a bulk lookup: a list of 1 to {@link PIPELINE_CACHE_LOOKUP_SCOPES_MAX}
+ * sha256 hex strings.
+ *
+ * @returns the scopes without repeats.
+ * @throws InvalidParameterError naming the offending scope (and its index) or the list's size.
+ */
+export function validateCacheScopes(scopes: unknown): string[] {
+  if (
+    !Array.isArray(scopes) ||
+    scopes.length === 0 ||
+    scopes.length > PIPELINE_CACHE_LOOKUP_SCOPES_MAX
+  ) {
+    throw new InvalidParameterError(
+      `Invalid 'scopes' ${Array.isArray(scopes) ? `(${scopes.length} scopes)` : preview(scopes)}: ` +
+        `expected a list of 1 to ${PIPELINE_CACHE_LOOKUP_SCOPES_MAX} scopes, each a sha256 ` +
+        `written as 64 lower-case hex digits.`,
+      { field: 'scopes' },
+    );
+  }
+  scopes.forEach((scope: unknown, index) => {
+    validateCacheKey(scope, `scopes[${index}]`);
+  });
+  return [...new Set(scopes as string[])];
 }

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
   InvalidParameterError,
+  STEP_RUN_OUTPUTS_BATCH_MAX,
+  STEP_RUN_OUTPUT_INLINE_MAX,
   STEP_RUN_RECORDS_MAX,
   validateStepRunRecords,
 } from '@modelyard/core';
@@ -30,7 +32,7 @@ function refusal(input: unknown): InvalidParameterError {
 }
 
 describe('validateStepRunRecords', () => {
-  it('fills in defaults: no tags, no end time, cache metadata {}', () => {
+  it('fills in defaults: no tags, no end time, cache metadata {} and no scope', () => {
     const [checked] = validateStepRunRecords([
       record({
         cache: {
@@ -55,6 +57,7 @@ describe('validateStepRunRecords', () => {
         metadata: {},
         pipelineRunId: 'p1',
         stepName: 'train',
+        scope: null,
       },
     });
   });
@@ -113,5 +116,32 @@ describe('validateStepRunRecords', () => {
     ).toMatch(/1001 records.*1 to 1000/);
     expect(refusal({ records: [] }).message).toMatch(/expected an array/);
     expect(refusal(['x']).message).toMatch(/records\[0\]/);
+  });
+
+  it('keeps a small output carried inline and refuses bad digests, base64 and sizes', () => {
+    const data = Buffer.from('{"x":1}').toString('base64');
+    const output = { digest: `sha256:${HEX}`, data };
+    expect(validateStepRunRecords([record({ output })])[0]?.output).toEqual(output);
+    expect(refusal([record({ output: 'x' })]).message).toMatch(
+      /records\[0\]\.output.*\{digest, data\}/,
+    );
+    expect(refusal([record({ output: { ...output, digest: HEX } })]).message).toMatch(
+      /records\[0\]\.output\.digest/,
+    );
+    for (const bad of ['abc', 'a b=', '====', 42]) {
+      expect(refusal([record({ output: { ...output, data: bad } })]).message).toMatch(
+        /records\[0\]\.output\.data.*base64/,
+      );
+    }
+    const tooBig = Buffer.alloc(STEP_RUN_OUTPUT_INLINE_MAX + 1).toString('base64');
+    expect(refusal([record({ output: { ...output, data: tooBig } })]).message).toMatch(
+      new RegExp(`${STEP_RUN_OUTPUT_INLINE_MAX + 1} bytes.*at most ${STEP_RUN_OUTPUT_INLINE_MAX}`),
+    );
+    const full = Buffer.alloc(STEP_RUN_OUTPUT_INLINE_MAX).toString('base64');
+    const count = Math.floor(STEP_RUN_OUTPUTS_BATCH_MAX / STEP_RUN_OUTPUT_INLINE_MAX) + 1;
+    const many = Array.from({ length: count }, (_, i) =>
+      record({ runId: i.toString(16).padStart(32, '0'), output: { ...output, data: full } }),
+    );
+    expect(refusal(many).message).toMatch(/bytes of outputs inline.*split the batch/);
   });
 });

@@ -6,7 +6,11 @@
  */
 import type { RunStatus } from './entities.js';
 import { InvalidParameterError } from './errors.js';
-import { validateCacheKey, validatePipelineCacheEntryInput } from './pipeline-cache.js';
+import {
+  validateBlobDigest,
+  validateCacheKey,
+  validatePipelineCacheEntryInput,
+} from './pipeline-cache.js';
 import type { PipelineCacheEntryInput } from './pipeline-cache.js';
 import {
   MAX_PARAMS_TAGS_PER_BATCH,
@@ -17,6 +21,12 @@ import {
 
 /** Most records one batch of step run records may carry. */
 export const STEP_RUN_RECORDS_MAX = 1000;
+
+/** The largest output a step run record may carry inline, in bytes (decoded). */
+export const STEP_RUN_OUTPUT_INLINE_MAX = 65_536;
+
+/** The most output bytes (decoded) one batch of step run records may carry inline. */
+export const STEP_RUN_OUTPUTS_BATCH_MAX = 4 * 1024 * 1024;
 
 /** 32 lower-case hex digits: a step run's id (a uuid4 without dashes, as MLflow's run ids). */
 export const STEP_RUN_ID_PATTERN = '^[0-9a-f]{32}$';
@@ -57,6 +67,29 @@ export interface StepRunRecord {
   tags?: { key: string; value: string }[];
   /** A pipeline cache entry to write (upsert, last wins) in the same transaction. */
   cache?: { key: string } & PipelineCacheEntryInput;
+  /**
+   * A small output blob (at most {@link STEP_RUN_OUTPUT_INLINE_MAX} bytes), base64-encoded in
+   * `data`, to store content-addressed under `digest` (the sha256 of the decoded bytes) before
+   * the batch's rows are written: a step's output, cache entry and final state then need one
+   * request between them instead of two.
+   */
+  output?: StepRunOutput;
+}
+
+/** An output blob carried inline by a step run record. */
+export interface StepRunOutput {
+  /** `sha256:<hex>` of the decoded bytes. */
+  digest: string;
+  /** The bytes, base64 (RFC 4648, with padding). */
+  data: string;
+}
+
+const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** The decoded size of a base64 string (assumed well-formed). */
+function base64Size(data: string): number {
+  const padding = data.endsWith('==') ? 2 : data.endsWith('=') ? 1 : 0;
+  return (data.length / 4) * 3 - padding;
 }
 
 function preview(value: unknown): string {
@@ -178,12 +211,32 @@ function validateRecord(input: unknown, index: number): StepRunRecord {
       throw invalid(
         `${at}.cache`,
         cache,
-        'a cache entry {key, outputDigest, pipelineRunId, stepName, metadata?}',
+        'a cache entry {key, outputDigest, pipelineRunId, stepName, metadata?, scope?}',
       );
     }
     validateCacheKey(cache.key, `${at}.cache.key`);
     const entry = validatePipelineCacheEntryInput(cache as unknown as PipelineCacheEntryInput);
     record.cache = { key: cache.key, ...entry };
+  }
+  const output = input.output;
+  if (output !== undefined && output !== null) {
+    if (!isRecordObject(output)) {
+      throw invalid(`${at}.output`, output, 'an output {digest, data}');
+    }
+    validateBlobDigest(output.digest, `${at}.output.digest`);
+    const { data } = output;
+    if (typeof data !== 'string' || !BASE64_RE.test(data)) {
+      throw invalid(`${at}.output.data`, data, 'the bytes in base64 (RFC 4648, with padding)');
+    }
+    if (base64Size(data) > STEP_RUN_OUTPUT_INLINE_MAX) {
+      throw invalid(
+        `${at}.output.data`,
+        `${base64Size(data)} bytes`,
+        `at most ${STEP_RUN_OUTPUT_INLINE_MAX} bytes; upload larger outputs as blobs ` +
+          '(PUT /api/v1/blobs/sha256/{hex})',
+      );
+    }
+    record.output = { digest: output.digest, data };
   }
   return record;
 }
@@ -193,7 +246,8 @@ function validateRecord(input: unknown, index: number): StepRunRecord {
  * each with a run id of 32 lower-case hex digits, a valid experiment id, a non-empty run name,
  * times in milliseconds since the epoch, one of {@link STEP_RUN_STATUSES}, valid run tags (as
  * `log_batch` checks them, at most 100 per record) and, optionally, a valid pipeline cache
- * entry. A run id may appear more than once (later records set status and end time; tags
+ * entry and a small output carried inline (at most {@link STEP_RUN_OUTPUT_INLINE_MAX} bytes
+ * each, {@link STEP_RUN_OUTPUTS_BATCH_MAX} in all). A run id may appear more than once (later records set status and end time; tags
  * accumulate), but always in the same experiment.
  *
  * @returns the records with defaults filled in (`tags: []`, `endTime: null`, cache metadata `{}`).
@@ -211,6 +265,15 @@ export function validateStepRunRecords(input: unknown): StepRunRecord[] {
     );
   }
   const records = input.map((record: unknown, i) => atRecord(i, () => validateRecord(record, i)));
+  const inlineBytes = records.reduce((n, r) => n + (r.output ? base64Size(r.output.data) : 0), 0);
+  if (inlineBytes > STEP_RUN_OUTPUTS_BATCH_MAX) {
+    throw new InvalidParameterError(
+      `Step run records carry ${inlineBytes} bytes of outputs inline, more than the ` +
+        `${STEP_RUN_OUTPUTS_BATCH_MAX} one batch may: split the batch, or upload some outputs ` +
+        'as blobs.',
+      { inlineBytes, limit: STEP_RUN_OUTPUTS_BATCH_MAX },
+    );
+  }
   const experimentOf = new Map<string, { experimentId: string; index: number }>();
   records.forEach((record, i) => {
     const first = experimentOf.get(record.runId);
