@@ -1479,7 +1479,7 @@ export function runMetadataStoreContract(
         it('writes an entry and reads it back with its time', async () => {
           const before = Date.now();
           const put = await store.putPipelineCacheEntry(entry(1));
-          expect(put).toEqual({ ...entry(1), createdAt: put.createdAt });
+          expect(put).toEqual({ ...entry(1), scope: null, createdAt: put.createdAt });
           expect(put.createdAt).toBeGreaterThanOrEqual(before);
           expect(put.createdAt).toBeLessThanOrEqual(Date.now());
           expect(await store.getPipelineCacheEntry(key(1))).toEqual(put);
@@ -1547,6 +1547,50 @@ export function runMetadataStoreContract(
           ).rejects.toThrow(/JSON object/);
           await expect(store.putPipelineCacheEntry(entry(1, { stepName: '' }))).rejects.toThrow(
             /stepName/,
+          );
+          await expect(store.getPipelineCacheEntry(key(1))).rejects.toBeInstanceOf(NotFoundError);
+        });
+
+        it('finds the entries of some scopes at once, newest first, up to a limit', async () => {
+          const scope = (n: number) => n.toString(16).padStart(64, 'a');
+          await store.putPipelineCacheEntry(entry(1, { scope: scope(1) }));
+          await store.putPipelineCacheEntry(entry(2, { scope: scope(2) }));
+          await store.putPipelineCacheEntry(entry(3, { scope: scope(1) }));
+          await store.putPipelineCacheEntry(entry(4, { scope: scope(3) }));
+          await store.putPipelineCacheEntry(entry(5));
+          // Same millisecond or not, the order is by time and then by key.
+          const both = await store.lookupPipelineCacheEntries([scope(1), scope(2), scope(1)], 10);
+          expect(both.complete).toBe(true);
+          expect(both.entries.map((e) => e.key).sort()).toEqual([key(1), key(2), key(3)]);
+          const times = both.entries.map((e) => e.createdAt);
+          expect(times).toEqual([...times].sort((a, b) => b - a));
+          expect(both.entries.find((e) => e.key === key(3))).toMatchObject({
+            ...entry(3),
+            scope: scope(1),
+          });
+          const limited = await store.lookupPipelineCacheEntries([scope(1), scope(2)], 2);
+          expect(limited.complete).toBe(false);
+          expect(limited.entries).toHaveLength(2);
+          expect(await store.lookupPipelineCacheEntries([scope(9)], 10)).toEqual({
+            entries: [],
+            complete: true,
+          });
+          // Moving an entry to another scope moves it in lookups too.
+          await store.putPipelineCacheEntry(entry(1, { scope: scope(9) }));
+          const moved = await store.lookupPipelineCacheEntries([scope(9)], 10);
+          expect(moved.entries.map((e) => e.key)).toEqual([key(1)]);
+        });
+
+        it('refuses malformed scopes and limits with InvalidParameterError', async () => {
+          await expect(store.lookupPipelineCacheEntries([], 10)).rejects.toThrow(/1 to 1000/);
+          await expect(store.lookupPipelineCacheEntries([key(1), 'abc'], 10)).rejects.toThrow(
+            /'scopes\[1\]'/,
+          );
+          await expect(store.lookupPipelineCacheEntries([key(1)], 0)).rejects.toBeInstanceOf(
+            InvalidParameterError,
+          );
+          await expect(store.putPipelineCacheEntry(entry(1, { scope: 'x' }))).rejects.toThrow(
+            /'scope'/,
           );
           await expect(store.getPipelineCacheEntry(key(1))).rejects.toBeInstanceOf(NotFoundError);
         });
@@ -1742,6 +1786,23 @@ export function runMetadataStoreContract(
           expect(await store.getPipelineCacheEntry(cacheKey(1))).toMatchObject(cache(1, 10));
           expect(await store.getPipelineCacheEntry(cacheKey(2))).toMatchObject(cache(2, 21));
           expect(await store.getPipelineCacheEntry(cacheKey(3))).toMatchObject(cache(3, 31));
+        });
+
+        it("writes the cache entries' scopes, found by a lookup", async () => {
+          const scope = 'b'.repeat(64);
+          await store.recordStepRuns([
+            step(1, {
+              cache: {
+                key: cacheKey(1),
+                outputDigest: `sha256:${'1'.repeat(64)}`,
+                pipelineRunId: 'parent',
+                stepName: 'step-1',
+                scope,
+              },
+            }),
+          ]);
+          const found = await store.lookupPipelineCacheEntries([scope], 10);
+          expect(found.entries.map((e) => [e.key, e.scope])).toEqual([[cacheKey(1), scope]]);
         });
 
         it('records more runs than one statement binds (chunked inserts)', async () => {

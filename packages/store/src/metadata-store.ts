@@ -14,6 +14,7 @@ import type {
   OrderBy,
   Param,
   PipelineCacheEntry,
+  PipelineCacheLookup,
   RegisteredModel,
   Rollout,
   Run,
@@ -154,8 +155,10 @@ export interface UpdateDeploymentInput {
   event?: DeploymentEventInput | undefined;
 }
 
-/** A pipeline cache write: the entry without its time, which the store stamps. */
-export type PutPipelineCacheEntryInput = Omit<PipelineCacheEntry, 'createdAt'>;
+/** A pipeline cache write: the entry without its time, which the store stamps; no scope = null. */
+export type PutPipelineCacheEntryInput = Omit<PipelineCacheEntry, 'createdAt' | 'scope'> & {
+  scope?: string | null | undefined;
+};
 
 /** An event to record with a deployment change. */
 export interface DeploymentEventInput {
@@ -329,6 +332,13 @@ export interface MetadataStore {
    * step name.
    */
   putPipelineCacheEntry(entry: PutPipelineCacheEntryInput): Promise<PipelineCacheEntry>;
+  /**
+   * The entries whose scope is one of `scopes` (1 to `PIPELINE_CACHE_LOOKUP_SCOPES_MAX` sha256
+   * hex strings), newest first, at most `limit`; `complete` is false when more exist. Entries
+   * without a scope are never among them. Throws `InvalidParameterError` naming a malformed
+   * scope, or for a limit that is not a whole number >= 1.
+   */
+  lookupPipelineCacheEntries(scopes: string[], limit: number): Promise<PipelineCacheLookup>;
   /** Removes the entry under `key`; a missing entry is not an error. */
   deletePipelineCacheEntry(key: string): Promise<void>;
 

@@ -218,6 +218,8 @@ export interface PipelineCacheTable {
   metadata: string;
   pipeline_run_id: string;
   step_name: string;
+  /** Added by migration 0005; null for entries written without one (and before it). */
+  scope: string | null;
   created_at: number;
 }
 

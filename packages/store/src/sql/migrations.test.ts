@@ -59,7 +59,25 @@ async function upgradeFromInitial(backend: SqlBackend): Promise<void> {
   expect(await applyMigrations(backend, ROOT, upToRollouts)).toEqual({
     applied: ['0003_deployment_rollouts'],
   });
-  expect(await applyMigrations(backend, ROOT)).toEqual({ applied: ['0004_pipeline_cache'] });
+  const upToCache = SCHEMA_MIGRATIONS.filter((m) => m.name <= '0004_pipeline_cache');
+  expect(await applyMigrations(backend, ROOT, upToCache)).toEqual({
+    applied: ['0004_pipeline_cache'],
+  });
+  // A cache entry written before entries had scopes.
+  await backend.db
+    .insertInto('pipeline_cache')
+    .values({
+      cache_key: 'e'.repeat(64),
+      output_digest: `sha256:${'f'.repeat(64)}`,
+      metadata: '{}',
+      pipeline_run_id: 'old-run',
+      step_name: 'old-step',
+      created_at: 5,
+    })
+    .execute();
+  expect(await applyMigrations(backend, ROOT)).toEqual({
+    applied: ['0005_pipeline_cache_scope'],
+  });
   expect(await applyMigrations(backend, ROOT)).toEqual({ applied: [] });
 
   const store = new SqlMetadataStore(backend, { defaultArtifactRoot: ROOT });
@@ -98,6 +116,16 @@ async function upgradeFromInitial(backend: SqlBackend): Promise<void> {
     stepName: 'load',
   });
   expect(await store.getPipelineCacheEntry('c'.repeat(64))).toEqual(cached);
+  // The older entry reads with no scope, so bulk lookups never find it.
+  expect(await store.getPipelineCacheEntry('e'.repeat(64))).toMatchObject({
+    stepName: 'old-step',
+    scope: null,
+  });
+  const scoped = await store.putPipelineCacheEntry({ ...cached, scope: 'a'.repeat(64) });
+  expect(await store.lookupPipelineCacheEntries(['a'.repeat(64)], 10)).toEqual({
+    entries: [scoped],
+    complete: true,
+  });
 }
 
 describe('schema migrations', () => {

@@ -375,12 +375,35 @@ async function createPipelineCache(
     .execute();
 }
 
+/**
+ * The scope of a pipeline cache entry (its key's derivation less the call's inputs), indexed so
+ * that a run fetches the entries of all its steps in one query. Entries written before this
+ * migration have none and are found by key only.
+ */
+async function addPipelineCacheScope(
+  db: Kysely<unknown>,
+  dialect: 'sqlite' | 'postgres',
+): Promise<void> {
+  await db.schema
+    .alterTable('pipeline_cache')
+    .addColumn('scope', 'varchar(64)', (c) =>
+      dialect === 'postgres' ? c.modifyFront(sql`COLLATE "C"`) : c,
+    )
+    .execute();
+  await db.schema
+    .createIndex('pipeline_cache_scope')
+    .on('pipeline_cache')
+    .columns(['scope', 'created_at'])
+    .execute();
+}
+
 /** Every migration, oldest first. Append new ones; never edit an applied one. */
 export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
   { name: '0001_initial', up: createInitialSchema },
   { name: '0002_deployments', up: createDeploymentTables },
   { name: '0003_deployment_rollouts', up: addDeploymentRollout },
   { name: '0004_pipeline_cache', up: createPipelineCache },
+  { name: '0005_pipeline_cache_scope', up: addPipelineCacheScope },
 ];
 
 /** What `applyMigrations` did. */

@@ -12,6 +12,7 @@ import {
   MODEL_STAGES,
   NotFoundError,
   validateCacheKey,
+  validateCacheScopes,
   validatePipelineCacheEntryInput,
   validateStepRunRecords,
 } from '@modelyard/core';
@@ -29,6 +30,7 @@ import type {
   ModelVersionStatus,
   Param,
   PipelineCacheEntry,
+  PipelineCacheLookup,
   RegisteredModel,
   Run,
   RunInfo,
@@ -153,6 +155,7 @@ function toPipelineCacheEntry(row: Selectable<PipelineCacheTable>): PipelineCach
     metadata: metadata as Record<string, unknown>,
     pipelineRunId: row.pipeline_run_id,
     stepName: row.step_name,
+    scope: row.scope,
     createdAt: row.created_at,
   };
 }
@@ -1469,6 +1472,7 @@ export class SqlMetadataStore implements MetadataStore {
       metadata: JSON.stringify(checked.metadata),
       pipeline_run_id: checked.pipelineRunId,
       step_name: checked.stepName,
+      scope: checked.scope,
       created_at: Date.now(),
     };
     // One upsert statement: concurrent writers of one key never collide, the last one wins.
@@ -1481,6 +1485,29 @@ export class SqlMetadataStore implements MetadataStore {
         .executeTakeFirstOrThrow(),
     );
     return toPipelineCacheEntry(row);
+  }
+
+  async lookupPipelineCacheEntries(scopes: string[], limit: number): Promise<PipelineCacheLookup> {
+    const unique = validateCacheScopes(scopes);
+    if (!Number.isSafeInteger(limit) || limit < 1) {
+      throw new InvalidParameterError(
+        `Invalid lookup limit ${String(limit)}: expected a whole number >= 1.`,
+        { limit },
+      );
+    }
+    // One more than asked tells whether there are more.
+    const rows = await this.#db
+      .selectFrom('pipeline_cache')
+      .selectAll()
+      .where(this.#backend.inList('scope', unique))
+      .orderBy('created_at', 'desc')
+      .orderBy('cache_key')
+      .limit(limit + 1)
+      .execute();
+    return {
+      entries: rows.slice(0, limit).map(toPipelineCacheEntry),
+      complete: rows.length <= limit,
+    };
   }
 
   async deletePipelineCacheEntry(key: string): Promise<void> {
@@ -1542,9 +1569,10 @@ export class SqlMetadataStore implements MetadataStore {
         metadata: JSON.stringify(entry.metadata ?? {}),
         pipeline_run_id: entry.pipelineRunId,
         step_name: entry.stepName,
+        scope: entry.scope ?? null,
         created_at: createdAt,
       }));
-      for (const part of chunks(cacheRows, 6)) {
+      for (const part of chunks(cacheRows, 7)) {
         await trx
           .insertInto('pipeline_cache')
           .values(part)
@@ -1554,6 +1582,7 @@ export class SqlMetadataStore implements MetadataStore {
               metadata: eb.ref('excluded.metadata'),
               pipeline_run_id: eb.ref('excluded.pipeline_run_id'),
               step_name: eb.ref('excluded.step_name'),
+              scope: eb.ref('excluded.scope'),
               created_at: eb.ref('excluded.created_at'),
             })),
           )
