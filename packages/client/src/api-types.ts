@@ -249,7 +249,12 @@ export interface RunArtifactWritten {
   digest: string;
 }
 
-export type { PipelineCacheEntry, PipelineCacheEntryInput, StepRunRecord } from '@modelyard/core';
+export type {
+  PipelineCacheEntry,
+  PipelineCacheEntryInput,
+  PipelineCacheLookup,
+  StepRunRecord,
+} from '@modelyard/core';
 
 /**
  * Pipeline step runs: `POST /api/v1/pipeline-step-runs`, which records many step runs (tracking

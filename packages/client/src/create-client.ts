@@ -6,6 +6,7 @@ import type {
   ModelVersion,
   PipelineCacheEntry,
   PipelineCacheEntryInput,
+  PipelineCacheLookup,
   RegisteredModel,
   Run,
   ViewType,
@@ -171,6 +172,13 @@ export interface PipelineCacheApi {
   put(key: string, input: PipelineCacheEntryInput): Promise<PipelineCacheEntry>;
   /** Deletes the entry under `key`; deleting a missing entry is not an error. */
   delete(key: string): Promise<void>;
+  /**
+   * Every entry whose scope is one of `scopes` (1 to 1,000 sha256 hex strings), newest first,
+   * in one request; with `requireOutput`, only those whose output blob exists. `complete` is
+   * false when the server had more than it answers (10,000): look the rest up by key.
+   * @throws YardClientError `INVALID_PARAMETER_VALUE` naming a malformed scope.
+   */
+  lookup(scopes: string[], options?: { requireOutput?: boolean }): Promise<PipelineCacheLookup>;
 }
 
 /** Registered models: `/api/v1/registered-models`. */
@@ -671,6 +679,12 @@ export function createClient(options: ClientOptions): YardClient {
     },
     put: (key, input) => http({ method: 'PUT', path: cacheEntry(key), body: input }),
     delete: (key) => http({ method: 'DELETE', path: cacheEntry(key) }),
+    lookup: (scopes, options = {}) =>
+      http({
+        method: 'POST',
+        path: `${V1}/pipeline-cache/lookup`,
+        body: { scopes, requireOutput: options.requireOutput === true },
+      }),
   };
 
   const stepRuns: StepRunsApi = {
