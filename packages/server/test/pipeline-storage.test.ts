@@ -515,6 +515,7 @@ describe('pipeline cache over HTTP', () => {
       metadata: { serializer: 'json', shape: [2, 3] },
       pipelineRunId: 'run-1',
       stepName: 'train',
+      scope: null,
       createdAt: put.createdAt,
     });
     expect(put.createdAt).toBeGreaterThanOrEqual(before);
@@ -560,6 +561,51 @@ describe('pipeline cache over HTTP', () => {
     });
     const bad = await fetch(`${server.url}/api/v1/pipeline-cache/${key(3)}?requireOutput=maybe`);
     expect(bad.status).toBe(400);
+  });
+
+  it('looks up the entries of several scopes in one request, keeping those whose blob exists', async () => {
+    const scope = (n: number) => createHash('sha256').update(`scope-${n}`).digest('hex');
+    const blob = (n: number) => Buffer.from(`lookup-blob-${n}`);
+    const blobDigest = (n: number) =>
+      `sha256:${createHash('sha256').update(blob(n)).digest('hex')}`;
+    for (const n of [10, 11, 12, 13]) {
+      await yard.pipelineCache.put(key(n), {
+        outputDigest: blobDigest(n),
+        pipelineRunId: `run-${n}`,
+        stepName: `step-${n}`,
+        scope: scope(n === 13 ? 99 : n % 2),
+      });
+    }
+    await yard.blobs.put(blobDigest(10), blob(10));
+    await yard.blobs.put(blobDigest(11), blob(11));
+    await yard.blobs.put(blobDigest(13), blob(13));
+
+    const all = await yard.pipelineCache.lookup([scope(0), scope(1)]);
+    expect(all.complete).toBe(true);
+    expect(all.entries.map((e) => e.key).sort()).toEqual([key(10), key(11), key(12)].sort());
+    expect(all.entries.find((e) => e.key === key(11))).toMatchObject({
+      outputDigest: blobDigest(11),
+      pipelineRunId: 'run-11',
+      stepName: 'step-11',
+      scope: scope(1),
+    });
+    // key(12)'s blob was never stored.
+    const live = await yard.pipelineCache.lookup([scope(0), scope(1)], { requireOutput: true });
+    expect(live.entries.map((e) => e.key).sort()).toEqual([key(10), key(11)].sort());
+    expect(await yard.pipelineCache.lookup([scope(7)])).toEqual({ entries: [], complete: true });
+  });
+
+  it('refuses a bulk lookup with a malformed scope, naming it, or with no scopes', async () => {
+    const bad = await failure(yard.pipelineCache.lookup([key(1), 'nope']));
+    expect([bad.status, bad.code]).toEqual([400, 'INVALID_PARAMETER_VALUE']);
+    expect(bad.message).toContain("'nope' for 'scopes[1]'");
+    const empty = await failure(yard.pipelineCache.lookup([]));
+    expect(empty.status).toBe(400);
+    expect(empty.message).toContain('1 to 1000');
+    const many = await failure(
+      yard.pipelineCache.lookup(Array.from({ length: 1001 }, (_, i) => key(i))),
+    );
+    expect(many.message).toContain('1001 scopes');
   });
 
   it('answers a miss as 404 RESOURCE_DOES_NOT_EXIST naming the key', async () => {
@@ -622,6 +668,7 @@ describe('pipeline cache over HTTP', () => {
     const operations = (path: string) => Object.keys(doc.paths[path] ?? {}).sort();
     expect(operations('/api/v1/blobs/sha256/{hex}')).toEqual(['get', 'put']);
     expect(operations('/api/v1/pipeline-cache/{key}')).toEqual(['delete', 'get', 'put']);
+    expect(operations('/api/v1/pipeline-cache/lookup')).toEqual(['post']);
     expect(operations('/api/v1/pipeline-step-runs')).toEqual(['post']);
     expect(operations('/api/v1/runs/{runId}/artifacts')).toEqual(['get']);
     expect(operations('/api/v1/runs/{runId}/artifacts/content')).toEqual(['get', 'put']);
@@ -686,6 +733,70 @@ describe('pipeline step runs over HTTP', () => {
       body: (text === '' ? {} : JSON.parse(text)) as { error_code?: string; message?: string },
     };
   };
+
+  it('stores outputs carried inline as blobs with the records, and refuses a wrong digest whole', async () => {
+    const bytes = Buffer.from(JSON.stringify({ inline: true, n: 42 }));
+    const inlineDigest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    const [a, b] = [newRunId(), newRunId()];
+    await yard.stepRuns.record([
+      {
+        runId: a,
+        experimentId,
+        runName: 'inline',
+        startTime: 1_000,
+        endTime: 1_001,
+        status: 'FINISHED',
+        cache: {
+          key: key(70),
+          outputDigest: inlineDigest,
+          pipelineRunId: 'p',
+          stepName: 'inline',
+          scope: key(71),
+        },
+        output: { digest: inlineDigest, data: bytes.toString('base64') },
+      },
+    ]);
+    expect(Buffer.from(await yard.blobs.get(inlineDigest))).toEqual(bytes);
+    expect(await yard.pipelineCache.lookup([key(71)], { requireOutput: true })).toMatchObject({
+      entries: [{ key: key(70), outputDigest: inlineDigest }],
+    });
+
+    const other = Buffer.from('not what the digest says');
+    const refused = await post({
+      records: [
+        { runId: b, experimentId, runName: 'ok', startTime: 1, status: 'RUNNING' },
+        {
+          runId: b,
+          experimentId,
+          runName: 'ok',
+          startTime: 1,
+          status: 'FINISHED',
+          output: { digest: digest(72), data: other.toString('base64') },
+        },
+      ],
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.body.message).toContain('records[1]');
+    expect(refused.body.message).toContain(digest(72));
+    expect(await mlflowRun(b)).toBe(404);
+    const otherDigest = `sha256:${createHash('sha256').update(other).digest('hex')}`;
+    expect(await yard.blobs.has(otherDigest)).toBe(false);
+
+    const badBase64 = await post({
+      records: [
+        {
+          runId: b,
+          experimentId,
+          runName: 'ok',
+          startTime: 1,
+          status: 'FINISHED',
+          output: { digest: digest(73), data: 'not base64!' },
+        },
+      ],
+    });
+    expect(badBase64.status).toBe(400);
+    expect(badBase64.body.message).toContain('records[0].output.data');
+  });
 
   it('creates runs visible through the MLflow API, then finishes them, writing cache entries', async () => {
     const [a, b] = [newRunId(), newRunId()];

@@ -5,10 +5,15 @@ import {
   BLOB_DIGEST_PATTERN,
   SHA256_HEX_PATTERN,
   STEP_RUN_ID_PATTERN,
+  STEP_RUN_OUTPUTS_BATCH_MAX,
+  STEP_RUN_OUTPUT_INLINE_MAX,
   STEP_RUN_RECORDS_MAX,
   STEP_RUN_STATUSES,
+  PIPELINE_CACHE_LOOKUP_ENTRIES_MAX,
+  PIPELINE_CACHE_LOOKUP_SCOPES_MAX,
   validateBlobDigest,
   validateCacheKey,
+  validateCacheScopes,
   validateStepRunRecords,
 } from '@modelyard/core';
 import type { StepRunRecord } from '@modelyard/core';
@@ -27,6 +32,13 @@ const CacheParams = Type.Object({
 });
 type CacheParams = Static<typeof CacheParams>;
 
+const Scope = Type.String({
+  pattern: SHA256_HEX_PATTERN,
+  description:
+    "The entry's scope: what its key was derived from less the call's inputs (a sha256 hex " +
+    "of the step's name, code, params and seed, as the SDK derives it).",
+});
+
 const OutputDigest = Type.String({
   pattern: BLOB_DIGEST_PATTERN,
   description: "The step's output blob, `sha256:<hex>` (see PUT /api/v1/blobs/sha256/{hex}).",
@@ -43,16 +55,47 @@ export const PipelineCacheEntrySchema = Type.Object(
     metadata: Metadata,
     pipelineRunId: Type.String(),
     stepName: Type.String(),
+    scope: Nullable(Scope),
     createdAt: Millis,
   },
   { title: 'PipelineCacheEntry' },
 );
+
+const LookupBody = Type.Object({
+  scopes: Type.Array(Scope, {
+    minItems: 1,
+    maxItems: PIPELINE_CACHE_LOOKUP_SCOPES_MAX,
+    description: 'The scopes whose entries to answer.',
+  }),
+  requireOutput: Type.Optional(
+    Type.Boolean({ description: 'Only entries whose output blob exists.' }),
+  ),
+});
+type LookupBody = Static<typeof LookupBody>;
+
+const LookupResult = Type.Object(
+  {
+    entries: Type.Array(PipelineCacheEntrySchema),
+    complete: Type.Boolean({
+      description:
+        `False when the scopes hold more than ${PIPELINE_CACHE_LOOKUP_ENTRIES_MAX} entries: ` +
+        'the newest are answered, look the others up by key.',
+    }),
+  },
+  { title: 'PipelineCacheLookup' },
+);
+
+/** Refuses a bad scope list with the core validator's words (the offending index and value). */
+const checkLookup = checkFirst((request) => {
+  validateCacheScopes((request.body as { scopes?: unknown } | null | undefined)?.scopes);
+});
 
 const PutBody = Type.Object({
   outputDigest: OutputDigest,
   metadata: Type.Optional(Metadata),
   pipelineRunId: Type.String({ minLength: 1, description: 'The pipeline run that produced it.' }),
   stepName: Type.String({ minLength: 1, description: 'The step that produced it.' }),
+  scope: Type.Optional(Nullable(Scope)),
 });
 type PutBody = Static<typeof PutBody>;
 
@@ -88,8 +131,24 @@ const StepRunRecordSchema = Type.Object(
           metadata: Type.Optional(Metadata),
           pipelineRunId: Type.String({ minLength: 1 }),
           stepName: Type.String({ minLength: 1 }),
+          scope: Type.Optional(Nullable(Scope)),
         },
         { description: 'A pipeline cache entry to write (upsert, last wins) with the run.' },
+      ),
+    ),
+    output: Type.Optional(
+      Type.Object(
+        {
+          digest: OutputDigest,
+          data: Type.String({
+            description: `The bytes in base64, at most ${STEP_RUN_OUTPUT_INLINE_MAX} once decoded.`,
+          }),
+        },
+        {
+          description:
+            'A small output blob, stored content-addressed (its digest checked) before the ' +
+            `batch's rows; at most ${STEP_RUN_OUTPUTS_BATCH_MAX} bytes in one batch.`,
+        },
       ),
     ),
   },
@@ -117,7 +176,8 @@ const checkKey = checkFirst((request) => {
 
 /**
  * The pipeline step cache under `/api/v1/pipeline-cache/:key`: read, write (replacing) and
- * delete the entry that maps a step's cache key to its output blob; and
+ * delete the entry that maps a step's cache key to its output blob; `POST
+ * /api/v1/pipeline-cache/lookup`, every entry of some scopes in one request; and
  * `POST /api/v1/pipeline-step-runs`, which records a batch of step runs (with their cache
  * entries) in one transaction.
  */
@@ -139,6 +199,27 @@ export function registerPipelineRoutes(app: FastifyInstance, cache: PipelineCach
       },
     },
     async (request) => cache.get(request.params.key, request.query.requireOutput === true),
+  );
+
+  app.post<{ Body: LookupBody }>(
+    '/pipeline-cache/lookup',
+    {
+      preValidation: checkLookup,
+      schema: {
+        operationId: 'lookupPipelineCacheEntries',
+        summary: 'Read the pipeline cache entries of some scopes',
+        description:
+          'Answers every entry whose scope is one of the given scopes (up to ' +
+          `${PIPELINE_CACHE_LOOKUP_SCOPES_MAX}), newest first, at most ` +
+          `${PIPELINE_CACHE_LOOKUP_ENTRIES_MAX}; with requireOutput=true only those whose ` +
+          "output blob exists. The SDK sends its run's step scopes once, so that cache lookups " +
+          'need no request per step call. Entries written without a scope are found by key only.',
+        tags: TAG,
+        body: LookupBody,
+        response: { 200: LookupResult, ...ERROR_RESPONSES },
+      },
+    },
+    async (request) => cache.lookup(request.body.scopes, request.body.requireOutput === true),
   );
 
   app.put<{ Params: CacheParams; Body: PutBody }>(
@@ -189,7 +270,9 @@ export function registerPipelineRoutes(app: FastifyInstance, cache: PipelineCach
         description:
           `Creates or updates up to ${STEP_RUN_RECORDS_MAX} step runs (tracking runs with ` +
           'client-chosen ids), their tags and their pipeline cache entries in one transaction: ' +
-          'all or nothing. A record whose runId is new creates the run; a later record of the ' +
+          'all or nothing. Small outputs may travel inline (output: {digest, data}); they are ' +
+          'stored as blobs, their digests checked, before the rows are written. ' +
+          'A record whose runId is new creates the run; a later record of the ' +
           'same run sets its status, its end time (when given) and upserts its tags. Answers ' +
           '400 INVALID_PARAMETER_VALUE naming the record index for a bad record (nothing is ' +
           'written) and 404 RESOURCE_DOES_NOT_EXIST for an unknown experiment.',
