@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { STEP_RUN_OUTPUT_INLINE_MAX } from '@modelyard/core';
 import type { StepRunRecord } from '@modelyard/core';
 import type { YardClient } from '@modelyard/client';
 import type { Pipeline } from './pipeline.js';
@@ -48,6 +49,8 @@ export interface UnitTask {
   step: string;
   /** The cache key; a success is written to the cache under it when the step caches. */
   key: string;
+  /** The key's scope (its derivation less the inputs), written with the cache entry. */
+  scope: string;
   inputs: Record<string, OutputRef>;
   /** For a `map` step: the item's index in the list `over` produced. */
   item: { index: number; over: OutputRef } | null;
@@ -100,6 +103,12 @@ export interface UnitHooks {
    */
   defer?: (work: Promise<void>) => void;
   onOutput?: (digest: string, bytes: Uint8Array) => void;
+  /**
+   * Resolves when the outputs the call reads are stored on the server (their producers' deferred
+   * bookkeeping may still be going on): an executor that runs the call elsewhere, where they
+   * are fetched by digest, awaits it before it sends the call.
+   */
+  inputsStored?: () => Promise<void>;
 }
 
 /** Runs one call of a step somewhere. */
@@ -231,7 +240,9 @@ export async function executeUnit(
   const recorder = hooks.recorder ?? new StepRecorder(client);
   const runId = randomUUID().replace(/-/g, '');
   const runName = item === undefined ? s.name : `${s.name}[${String(item)}]`;
-  const record = (fields: Pick<StepRunRecord, 'status' | 'tags' | 'endTime' | 'cache'>) => {
+  const record = (
+    fields: Pick<StepRunRecord, 'status' | 'tags' | 'endTime' | 'cache' | 'output'>,
+  ) => {
     recorder.record({
       runId,
       experimentId: task.experimentId,
@@ -298,9 +309,16 @@ export async function executeUnit(
   const durationMs = Date.now() - started;
   const output = stored;
   // What is left: storing the output, then the cache entry and the step run's final state.
+  // In the run's own process (deferred bookkeeping, a shared recorder), a small output travels
+  // inline with the step run's final record: one batched request instead of one upload each.
+  const inline =
+    output !== undefined &&
+    hooks.defer !== undefined &&
+    hooks.recorder !== undefined &&
+    output.bytes.byteLength <= STEP_RUN_OUTPUT_INLINE_MAX;
   const finish = async (): Promise<void> => {
     let storeFailure: unknown;
-    if (output !== undefined) {
+    if (output !== undefined && !inline) {
       try {
         // Small outputs are sent without asking first: a put of a blob the server has is a no-op.
         if (output.bytes.byteLength <= 65_536 || !(await client.blobs.has(output.digest))) {
@@ -331,15 +349,35 @@ export async function executeUnit(
         s.config.cache && {
           cache: {
             key: task.key,
+            scope: task.scope,
             outputDigest: output.digest,
             pipelineRunId: task.pipelineRunId,
             stepName: s.name,
             metadata: { runId, kind: output.kind, attempts, durationMs },
           },
         }),
+      ...(ok &&
+        inline && {
+          output: {
+            digest: output.digest,
+            data: Buffer.from(
+              output.bytes.buffer,
+              output.bytes.byteOffset,
+              output.bytes.byteLength,
+            ).toString('base64'),
+          },
+        }),
     });
     // Deferred: the caller's recorder sends it with others; otherwise it is written now.
     if (hooks.defer === undefined) await recorder.flush();
+    else if (inline) {
+      // The output is stored only once its record's batch is written.
+      try {
+        await recorder.written(runId);
+      } catch (error) {
+        storeFailure = error;
+      }
+    }
     if (storeFailure !== undefined) {
       throw new Error(`could not store the output: ${messageOf(storeFailure)}`);
     }

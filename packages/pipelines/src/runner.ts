@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { InvalidParameterError } from '@modelyard/core';
+import { InvalidParameterError, PIPELINE_CACHE_LOOKUP_SCOPES_MAX } from '@modelyard/core';
+import type { PipelineCacheEntry } from '@modelyard/core';
 import type { YardClient } from '@modelyard/client';
 import { YardClientError } from '@modelyard/client';
 import { resolveParams } from './params.js';
@@ -202,6 +203,10 @@ export async function runPipeline(
   const previous =
     options.resume === undefined ? undefined : await readSummary(client, options.resume);
 
+  const scopes = new Map(pipeline.steps.map((s) => [s.name, cacheScope(s, params, seed)]));
+  // The cache index is fetched while the run is being created.
+  const cacheIndex = useCache ? fetchCacheIndex(client, pipeline, scopes) : undefined;
+  void cacheIndex?.catch(() => undefined);
   const experimentId = await ensureExperiment(client, options.experiment ?? pipeline.name);
   const codeDigest = sha256(pipeline.steps.map((s) => `${s.name}:${s.codeDigest}`).join('\n'));
   const pipelineRunId = randomUUID();
@@ -280,7 +285,10 @@ export async function runPipeline(
     load: blobLoader(client),
     executor,
     deferred: [],
+    storing: new Map(),
     recorder: new StepRecorder(client),
+    scopes,
+    cacheIndex: await cacheIndex,
   };
 
   try {
@@ -383,8 +391,24 @@ interface RunContext {
   executor: UnitExecutor;
   /** Bookkeeping of finished calls still going on (see `UnitHooks.defer`). */
   deferred: Promise<void>[];
+  /** Outputs produced in this process whose storing is still going on, by digest. */
+  storing: Map<string, Promise<void>>;
   /** Step runs of calls made in this process, written in batches. */
   recorder: StepRecorder;
+  /** Each step's cache scope (its keys' derivation less the inputs). */
+  scopes: Map<string, string>;
+  /** The cache entries of the run's scopes, fetched once at the start (none with `--no-cache`). */
+  cacheIndex: CacheIndex | undefined;
+}
+
+/**
+ * The cache entries a run can hit, fetched in one request before its steps run. When `complete`,
+ * a key missing from it had no entry when the run started, so the run asks no further; an entry
+ * written meanwhile by another run is then not reused (the step runs again, which is safe).
+ */
+interface CacheIndex {
+  entries: Map<string, PipelineCacheEntry>;
+  complete: boolean;
 }
 
 async function runMap(
@@ -452,6 +476,36 @@ async function runMap(
   };
 }
 
+/**
+ * A step's cache scope: what its calls' keys are derived from less their inputs and item (name,
+ * code, params, seed). Entries are stored with it, so that a run fetches all it could hit at once.
+ */
+function cacheScope(s: Step<unknown>, params: Record<string, unknown>, seed: number): string {
+  return sha256(JSON.stringify({ v: 1, step: s.name, code: s.codeDigest, params, seed }));
+}
+
+/** One request for every live entry of the run's cached steps' scopes. */
+async function fetchCacheIndex(
+  client: YardClient,
+  pipeline: Pipeline<unknown>,
+  scopes: Map<string, string>,
+): Promise<CacheIndex | undefined> {
+  const wanted = pipeline.steps
+    .filter((s) => s.config.cache && !s.config.refresh)
+    .map((s) => scopes.get(s.name))
+    .filter((scope) => scope !== undefined);
+  if (wanted.length === 0) return undefined;
+  const entries = new Map<string, PipelineCacheEntry>();
+  let complete = true;
+  for (let i = 0; i < wanted.length; i += PIPELINE_CACHE_LOOKUP_SCOPES_MAX) {
+    const part = wanted.slice(i, i + PIPELINE_CACHE_LOOKUP_SCOPES_MAX);
+    const found = await client.pipelineCache.lookup(part, { requireOutput: true });
+    for (const entry of found.entries) entries.set(entry.key, entry);
+    complete &&= found.complete;
+  }
+  return { entries, complete };
+}
+
 /** The cache key of one call: code, params, seed, inputs' keys and digests, and the item. */
 function cacheKey(
   run: RunContext,
@@ -511,7 +565,7 @@ async function runUnit(
     return reused(earlier.outputDigest);
   }
   if (run.useCache && s.config.cache && !s.config.refresh) {
-    const hit = await lookup(client, key, s.config.ttlMs);
+    const hit = await lookup(client, run.cacheIndex, key, s.config.ttlMs);
     if (hit !== undefined) {
       Object.assign(unit, {
         status: 'cached',
@@ -527,6 +581,7 @@ async function runUnit(
   const task: UnitTask = {
     step: s.name,
     key,
+    scope: run.scopes.get(s.name) ?? cacheScope(s, run.params, run.seed),
     inputs: Object.fromEntries([...inputs.entries()].map(([as, p]) => [as, p.ref])),
     item: item === undefined ? null : { index: item.index, over: item.over },
     params: run.params,
@@ -536,15 +591,29 @@ async function runUnit(
   };
   const itemField = item === undefined ? {} : { item: item.index };
   let result: UnitResult;
+  let produced: string | undefined;
   try {
     result = await run.executor.execute(task, {
       load: run.load,
       cancel: run.cancel,
       recorder: run.recorder,
       onOutput: (digest, bytes) => {
+        produced = digest;
         run.load.seed(digest, bytes);
       },
+      inputsStored: async () => {
+        const storing = refDigests(task)
+          .map((digest) => run.storing.get(digest))
+          .filter((work) => work !== undefined);
+        await Promise.all(storing);
+      },
       defer: (work) => {
+        if (produced !== undefined) {
+          run.storing.set(
+            produced,
+            work.catch(() => undefined),
+          );
+        }
         run.deferred.push(
           work.catch((error: unknown) => {
             unit.status = 'failed';
@@ -605,6 +674,14 @@ async function runUnit(
   };
 }
 
+/** Every blob a call reads: its inputs' outputs (map lists item by item) and its list. */
+function refDigests(task: UnitTask): string[] {
+  const refs = [...Object.values(task.inputs), ...(task.item === null ? [] : [task.item.over])];
+  return refs.flatMap((ref) =>
+    [ref.digest, ...(ref.items ?? [])].filter((d): d is string => d !== null),
+  );
+}
+
 function reusable(
   previous: RunSummary | undefined,
   step: string,
@@ -620,13 +697,16 @@ function reusable(
 
 async function lookup(
   client: YardClient,
+  index: CacheIndex | undefined,
   key: string,
   ttlMs: number | undefined,
-): Promise<
-  { outputDigest: string; pipelineRunId: string; metadata: Record<string, unknown> } | undefined
-> {
-  // The server answers a hit only while its output still exists.
-  const entry = await client.pipelineCache.get(key, { requireOutput: true });
+): Promise<PipelineCacheEntry | undefined> {
+  // The server answers a hit only while its output still exists (the index was filtered so too).
+  const entry =
+    index?.entries.get(key) ??
+    (index?.complete === true
+      ? undefined
+      : await client.pipelineCache.get(key, { requireOutput: true }));
   if (entry === undefined) return undefined;
   if (ttlMs !== undefined && Date.now() - entry.createdAt > ttlMs) return undefined;
   return entry;

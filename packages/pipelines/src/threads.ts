@@ -78,7 +78,13 @@ export class StepThreadPool {
     this.#worker = options.worker;
   }
 
-  run(task: UnitTask, hooks: UnitHooks): Promise<UnitResult> {
+  async run(task: UnitTask, hooks: UnitHooks): Promise<UnitResult> {
+    // The thread fetches the inputs from the server: they must be there.
+    await hooks.inputsStored?.();
+    return this.#enqueue(task, hooks);
+  }
+
+  #enqueue(task: UnitTask, hooks: UnitHooks): Promise<UnitResult> {
     if (this.#closed) return Promise.reject(new Error('the step thread pool is closed'));
     return new Promise<UnitResult>((resolve, reject) => {
       const id = this.#nextId++;

@@ -138,6 +138,40 @@ describe('a pipeline run', () => {
     });
   });
 
+  it('asks the server for its cache entries once per run, and sends small outputs with the step records', async () => {
+    const requests: string[] = [];
+    const counting = createClient({
+      baseUrl: server.url,
+      fetch: (input, init) => {
+        const url = new URL(input instanceof Request ? input.url : String(input));
+        requests.push(`${init?.method ?? 'GET'} ${url.pathname}`);
+        return fetch(input, init);
+      },
+    });
+    const take = (what: string) => {
+      const seen = requests.filter((r) => r.includes(what));
+      requests.length = 0;
+      return seen;
+    };
+    const calls: Record<string, number> = {};
+    const first = await runPipeline(numbers(calls), { client: counting, seed: 4242 });
+    expect(Object.values(statuses(first))).toEqual(Array(4).fill('succeeded'));
+    const firstRequests = [...requests];
+    expect(take('/pipeline-cache')).toEqual(['POST /api/v1/pipeline-cache/lookup']);
+    // One upload: the run's summary; the four outputs travelled with their step records.
+    expect(firstRequests.filter((r) => r.startsWith('PUT /api/v1/blobs/'))).toHaveLength(1);
+    for (const s of first.steps) {
+      expect(await counting.blobs.has(s.outputDigest ?? ''), s.name).toBe(true);
+    }
+    const again = await runPipeline(numbers(calls), { client: counting, seed: 4242 });
+    expect(Object.values(statuses(again))).toEqual(Array(4).fill('cached'));
+    expect(take('/pipeline-cache')).toEqual(['POST /api/v1/pipeline-cache/lookup']);
+    expect(calls).toEqual({ load: 1, scale: 1, total: 1, mean: 1 });
+    // Without the cache, nothing is looked up.
+    await runPipeline(numbers(calls), { client: counting, seed: 4242, cache: false });
+    expect(take('/pipeline-cache')).toEqual([]);
+  });
+
   it('reruns an edited step and everything downstream, and other params miss the cache', async () => {
     const calls: Record<string, number> = {};
     await runPipeline(numbers(calls), { client, params: { n: 3 } });

@@ -91,6 +91,31 @@ describe('worker: true steps', () => {
     expect(summary.steps.find((s) => s.name === 'slow')?.error).toMatch(/300 ms|timed out/);
   }, 60_000);
 
+  it("read a main-thread step's output even while it is still being stored", async () => {
+    // 'make' runs in the main thread, and its output reaches the server with its step record's
+    // batch a moment later; 'use' runs in a warm thread that fetches it from the server at once.
+    const file = join(server.dir, 'threads-handoff.ts');
+    await writeFile(
+      file,
+      `import { pipeline, step } from '@modelyard/pipelines';
+const warm = step('warm', { worker: true }, () => 1);
+const make = step('make', { inputs: { warm } }, ({ warm }) => ({ made: warm + 41 }));
+const use = step('use', { worker: true, inputs: { make } }, ({ make }) => make.made * 2);
+export default pipeline('threads-handoff', { steps: [warm, make, use] });
+`,
+    );
+    const { pipeline, bundle } = await loadPipeline(file);
+    for (let seed = 1; seed <= 2; seed++) {
+      const summary = await runPipeline(pipeline, { client, bundle, seed });
+      expect(summary.steps.map((s) => [s.name, s.status, s.error])).toEqual([
+        ['warm', 'succeeded', null],
+        ['make', 'succeeded', null],
+        ['use', 'succeeded', null],
+      ]);
+      expect(await output(summary, 'use')).toBe(84);
+    }
+  }, 60_000);
+
   it('run in the main thread, with a warning, when the pipeline does not come from a file', async () => {
     const file = join(server.dir, 'threads-inline.ts');
     await writeFile(file, PIPELINE.replace("'threads'", "'threads-inline'"));
