@@ -349,6 +349,9 @@ async function measureMlflow(fixture, sizes) {
             logFile: path.join(dir, 'server.log'),
             cwd: dir,
             healthPath: '/ping',
+            // `mlflow models serve` runs `exec uvicorn ...` through bash: the interpreter's own
+            // bin folder (a venv's) must come first on PATH, or it finds no uvicorn.
+            env: { PATH: `${path.dirname(py)}${path.delimiter}${process.env.PATH ?? ''}` },
           },
           180_000,
         ),

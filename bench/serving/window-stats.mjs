@@ -8,14 +8,18 @@ import { processTree } from '../lib/server-process.mjs';
 
 const TICK_MS = 10; // USER_HZ is 100 on Linux
 
-/** @returns {{ busy: number, total: number } | null} all cores' jiffies from /proc/stat */
+/**
+ * All cores' jiffies from /proc/stat; `steal` is time the hypervisor gave this VM's cores to
+ * others (counted in `busy`: a core that was stolen could not run the benchmark either).
+ * @returns {{ busy: number, steal: number, total: number } | null}
+ */
 function machineJiffies() {
   try {
     const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
     const f = line.trim().split(/\s+/).slice(1).map(Number);
     const idle = (f[3] ?? 0) + (f[4] ?? 0);
     const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
-    return { busy: total - idle, total };
+    return { busy: total - idle, steal: f[7] ?? 0, total };
   } catch {
     return null;
   }
@@ -74,6 +78,10 @@ export function startWindow(serverPid, probeFile) {
         machineBusyPercent:
           machine0 && machine1
             ? pct((100 * (machine1.busy - machine0.busy)) / (machine1.total - machine0.total))
+            : null,
+        machineStealPercent:
+          machine0 && machine1
+            ? pct((100 * (machine1.steal - machine0.steal)) / (machine1.total - machine0.total))
             : null,
         serverCpuPercentOfOneCore:
           server0 !== null && server1 !== null ? pct((server1 - server0) / seconds / 10) : null,
