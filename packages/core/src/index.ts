@@ -14,3 +14,4 @@ export * from './canary-policy.js';
 export * from './rollout.js';
 export * from './pipeline-cache.js';
 export * from './step-runs.js';
+export * from './version.js';
