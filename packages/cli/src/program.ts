@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { VERSION } from '@modelyard/server';
+import { VERSION } from '@modelyard/core';
 import { processIo, routeOutput } from './cli-io.js';
 import type { CliIo } from './cli-io.js';
 import { addDeploymentsCommand } from './deployments-command.js';

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { resolveConfig, startServer } from '@modelyard/server';
 import type { ServerConfigInput } from '@modelyard/server';
 
 interface ServerFlags {
@@ -51,6 +50,8 @@ export function addServerCommand(program: Command): void {
       if (flags.port !== undefined && !/^\d+$/.test(flags.port)) {
         throw new Error(`--port must be a number from 0 to 65535, got '${flags.port}'.`);
       }
+      // Loaded here, so that the other commands do not pay for loading the server.
+      const { resolveConfig, startServer } = await import('@modelyard/server');
       const config = resolveConfig(input);
       const server = await startServer(config);
       process.stderr.write(

@@ -17,7 +17,7 @@ import { PipelineCacheService } from './services/pipeline-cache-service.js';
 import { RegistryService } from './services/registry-service.js';
 import { RunArtifactService } from './services/run-artifact-service.js';
 import { TrackingService } from './services/tracking-service.js';
-import { VERSION } from './version.js';
+import { VERSION } from '@modelyard/core';
 
 /** What the HTTP app is built from. */
 export interface AppOptions {

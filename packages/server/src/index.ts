@@ -4,4 +4,4 @@ export { startServer, startTemporaryServer } from './start-server.js';
 export type { RunningServer, TemporaryServer } from './start-server.js';
 export { resolveConfig, DEFAULT_CONFIG, CONFIG_FILE_NAME } from './config.js';
 export type { ServerConfig, ServerConfigInput } from './config.js';
-export { VERSION } from './version.js';
+export { VERSION } from '@modelyard/core';

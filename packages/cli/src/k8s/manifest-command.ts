@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { VERSION } from '@modelyard/server';
+import { VERSION } from '@modelyard/core';
 import { CliError } from '../cli-io.js';
 import type { CliIo } from '../cli-io.js';
 import { clientFor, withServer } from '../server-connection.js';

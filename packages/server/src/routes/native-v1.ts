@@ -7,7 +7,7 @@ import type { PipelineCacheService } from '../services/pipeline-cache-service.js
 import type { RegistryService } from '../services/registry-service.js';
 import type { RunArtifactService } from '../services/run-artifact-service.js';
 import type { TrackingService } from '../services/tracking-service.js';
-import { VERSION } from '../version.js';
+import { VERSION } from '@modelyard/core';
 import { registerBlobRoutes } from './v1/blob-routes.js';
 import { registerDeploymentRoutes } from './v1/deployment-routes.js';
 import { registerExperimentRoutes } from './v1/experiment-routes.js';

@@ -3,6 +3,7 @@ import {
   BINARY_DATA_SIZE,
   InvalidParameterError,
   NotFoundError,
+  VERSION,
   YardError,
   decodeBinaryTensor,
   decodeRequestTensor,
@@ -13,7 +14,6 @@ import type { Tensor, TensorSpec } from '@modelyard/core';
 import type { LoadedModel } from '../serving/model-runtime.js';
 import { VARIANT_HEADER } from '../serving/deployment-service.js';
 import type { DeploymentService, ServedDeployment } from '../serving/deployment-service.js';
-import { VERSION } from '../version.js';
 
 /** The header that splits a binary-extension body into its JSON part and the tensor bytes. */
 export const INFERENCE_HEADER_CONTENT_LENGTH = 'inference-header-content-length';
