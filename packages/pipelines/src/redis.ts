@@ -1,8 +1,9 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import type { Job } from 'bullmq';
-import { Queue, QueueEvents, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
+// BullMQ and ioredis are loaded when a Redis feature is used, so that local runs (and every other
+// `yard` command) do not pay for loading them.
+import type { Job, Queue, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { CronExpressionParser } from 'cron-parser';
 import { InvalidParameterError } from '@modelyard/core';
 import type { YardClient } from '@modelyard/client';
@@ -66,13 +67,14 @@ function queueNames(target: QueueTarget): { steps: string; runs: string } {
  * A Redis connection as BullMQ wants it (no per-command retry limit, so blocking reads wait).
  * @throws InvalidParameterError for a URL that is not redis:// or rediss://.
  */
-function connect(redisUrl: string): Redis {
+async function connect(redisUrl: string): Promise<Redis> {
   if (!/^rediss?:\/\/[^/]/.test(redisUrl)) {
     throw new InvalidParameterError(
       `The Redis URL must look like redis://host:6379, got ${JSON.stringify(redisUrl)}.`,
       { redisUrl },
     );
   }
+  const { Redis } = await import('ioredis');
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
   // ioredis reconnects by itself; failed commands reject where they are awaited. Without a
   // listener each reconnect attempt would print an "unhandled error event".
@@ -116,8 +118,9 @@ export interface RedisExecutorOptions extends QueueTarget {
  */
 export async function redisExecutor(options: RedisExecutorOptions): Promise<UnitExecutor> {
   const names = queueNames(options);
-  const redis = connect(options.redisUrl);
+  const redis = await connect(options.redisUrl);
   await ready(redis, options.redisUrl);
+  const { Queue, QueueEvents } = await import('bullmq');
   const queue = new Queue<StepJobData, UnitResult>(names.steps, { connection: redis });
   const events = new QueueEvents(names.steps, { connection: redis.duplicate() });
   const listeners = new Map<string, (event: UnitEvent) => void>();
@@ -227,8 +230,9 @@ export async function startWorker(options: WorkerOptions): Promise<PipelineWorke
   const name = `${hostname()}:${String(process.pid)}`;
   const lockDuration = options.lockDurationMs ?? 30_000;
   const bundleDir = options.bundleDir ?? join(process.cwd(), '.modelyard', 'pipelines');
-  const redis = connect(options.redisUrl);
+  const redis = await connect(options.redisUrl);
   await ready(redis, options.redisUrl);
+  const { Worker } = await import('bullmq');
   /** Pipelines by bundle digest, each with the thread pool for its `worker: true` steps. */
   const pipelines = new Map<
     string,
@@ -430,8 +434,9 @@ async function withQueue<T>(
   target: QueueTarget,
   work: (queue: Queue<RunJobData>) => Promise<T>,
 ): Promise<T> {
-  const redis = connect(target.redisUrl);
+  const redis = await connect(target.redisUrl);
   await ready(redis, target.redisUrl);
+  const { Queue } = await import('bullmq');
   const queue = new Queue<RunJobData>(queueNames(target).runs, { connection: redis });
   try {
     return await work(queue);
