@@ -31,6 +31,13 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const prefectScript = path.join(here, 'prefect_shapes.py');
 
 /** @typedef {import('./shapes.mjs').Shape} Shape */
+
+/**
+ * The small size every shape also runs at (a 1-step chain, a 1-item fan-out): subtracting its
+ * figures leaves what the extra steps cost, without the process's fixed costs (runtime start,
+ * imports, yard bundling the file, Prefect's flow setup).
+ */
+export const BASE_STEPS = 1;
 /** @typedef {'first' | 'cached'} RunKind */
 
 /**
@@ -59,7 +66,19 @@ const prefectScript = path.join(here, 'prefect_shapes.py');
  * @property {number} inRunMsPerStep  inRunS / calls, in ms
  * @property {number} cpuMsPerStep    median client + server CPU / calls, in ms
  * @property {number} serverCpuMsPerStep  median server CPU / calls, in ms
+ * @property {Marginal | null} marginal  the cost of one more step call
  * @property {Sample[]} samples
+ */
+
+/**
+ * What one more step call costs: (median at the full size - median at {@link BASE_STEPS}) /
+ * (calls - calls at BASE_STEPS), in ms, for the wall, in-run and CPU figures.
+ * @typedef {object} Marginal
+ * @property {number} wallMsPerStep
+ * @property {number} inRunMsPerStep
+ * @property {number} cpuMsPerStep
+ * @property {number} baseCalls
+ * @property {number} baseWallS
  */
 
 /**
@@ -74,23 +93,35 @@ const prefectScript = path.join(here, 'prefect_shapes.py');
  * @returns {Figure[]}
  */
 function figuresOf(samples, n) {
-  return [...samples.entries()].map(([key, list]) => {
-    const [shape, run] = /** @type {[Shape, RunKind]} */ (key.split('/'));
-    const calls = callsOf(shape, n);
-    const wallS = median(list.map((s) => s.wallMs)) / 1000;
-    const inRunS = median(list.map((s) => s.inRunMs)) / 1000;
-    const cpuMs = median(list.map((s) => s.clientCpuMs + s.serverCpuMs));
-    return {
-      shape,
-      run,
-      calls,
-      wallS: round(wallS),
-      inRunS: round(inRunS),
-      wallMsPerStep: round((wallS * 1000) / calls),
-      inRunMsPerStep: round((inRunS * 1000) / calls),
-      cpuMsPerStep: round(cpuMs / calls),
-      serverCpuMsPerStep: round(median(list.map((s) => s.serverCpuMs)) / calls),
-      samples: list.map((s) => ({
+  /** @param {Sample[]} list */
+  const medians = (list) => ({
+    wallMs: median(list.map((s) => s.wallMs)),
+    inRunMs: median(list.map((s) => s.inRunMs)),
+    cpuMs: median(list.map((s) => s.clientCpuMs + s.serverCpuMs)),
+  });
+  return [...samples.entries()]
+    .filter(([key]) => !key.endsWith('/base'))
+    .map(([key, list]) => {
+      const [shape, run] = /** @type {[Shape, RunKind]} */ (key.split('/'));
+      const calls = callsOf(shape, n);
+      const m = medians(list);
+      const baseList = samples.get(`${key}/base`);
+      const baseCalls = callsOf(shape, BASE_STEPS);
+      /** @type {Marginal | null} */
+      let marginal = null;
+      if (baseList !== undefined && calls > baseCalls) {
+        const b = medians(baseList);
+        const per = (/** @type {number} */ full, /** @type {number} */ small) =>
+          round((full - small) / (calls - baseCalls));
+        marginal = {
+          wallMsPerStep: per(m.wallMs, b.wallMs),
+          inRunMsPerStep: per(m.inRunMs, b.inRunMs),
+          cpuMsPerStep: per(m.cpuMs, b.cpuMs),
+          baseCalls,
+          baseWallS: round(b.wallMs / 1000),
+        };
+      }
+      const sampleOut = (/** @type {Sample} */ s) => ({
         wallMs: round(s.wallMs),
         inRunMs: round(s.inRunMs),
         clientCpuMs: round(s.clientCpuMs),
@@ -98,24 +129,39 @@ function figuresOf(samples, n) {
         othersCpuMs: round(s.othersCpuMs),
         executed: s.executed,
         cached: s.cached,
-      })),
-    };
-  });
+      });
+      return {
+        shape,
+        run,
+        calls,
+        wallS: round(m.wallMs / 1000),
+        inRunS: round(m.inRunMs / 1000),
+        wallMsPerStep: round(m.wallMs / calls),
+        inRunMsPerStep: round(m.inRunMs / calls),
+        cpuMsPerStep: round(m.cpuMs / calls),
+        serverCpuMsPerStep: round(median(list.map((s) => s.serverCpuMs)) / calls),
+        marginal,
+        samples: list.map(sampleOut),
+        baseSamples: (baseList ?? []).map(sampleOut),
+      };
+    });
 }
 
 /**
  * Runs every shape `rounds` times, first with a fresh salt (cold cache) and then again with the
- * same salt (the cached rerun), after one unmeasured warm-up of each shape. The server is let go
- * idle before the first run and after each run (its CPU is counted until then).
+ * same salt (the cached rerun), at the full size and at {@link BASE_STEPS} (with salts of its
+ * own), after one unmeasured warm-up of each shape. The server is let go idle before the first
+ * run and after each run (its CPU is counted until then).
  * @param {object} o
  * @param {Shape[]} o.shapes
+ * @param {number} o.steps
  * @param {number} o.rounds
  * @param {number} o.serverPid
  * @param {string} o.label
- * @param {(shape: Shape, salt: string, run: RunKind) => Promise<RunOutcome>} o.runOnce
+ * @param {(shape: Shape, salt: string, run: RunKind, steps: number) => Promise<RunOutcome>} o.runOnce
  * @returns {Promise<{ samples: Map<string, Sample[]>, problems: string[] }>}
  */
-async function rounds({ shapes, rounds: count, serverPid, label, runOnce }) {
+async function rounds({ shapes, steps, rounds: count, serverPid, label, runOnce }) {
   /** @type {Map<string, Sample[]>} */
   const samples = new Map();
   /** @type {string[]} */
@@ -124,18 +170,22 @@ async function rounds({ shapes, rounds: count, serverPid, label, runOnce }) {
   const base = (Date.now() % 1e9) * 100;
   for (const shape of shapes) {
     log(`${label}: ${shape}: warm-up run`);
-    const warm = await runOnce(shape, String(base + 99), 'first');
+    const warm = await runOnce(shape, String(base + 99), 'first', steps);
     problems.push(...warm.problems.map((p) => `${shape} warm-up: ${p}`));
   }
   await waitForIdle(serverPid);
   for (let r = 0; r < count; r++) {
-    for (const shape of shapes) {
-      const salt = String(base + r);
+    for (const [shape, size] of shapes.flatMap((s) => [
+      /** @type {const} */ ([s, steps]),
+      /** @type {const} */ ([s, BASE_STEPS]),
+    ])) {
+      const salt = String(base + r + (size === steps ? 0 : 50));
+      const sized = size === steps ? '' : ` (${size} step${size === 1 ? '' : 's'})`;
       for (const run of /** @type {RunKind[]} */ (['first', 'cached'])) {
         const serverCpu0 = treeCpuSeconds(serverPid);
         const machine0 = machineCpuSeconds().busy;
         const bench0 = process.cpuUsage();
-        const { sample, problems: wrong } = await runOnce(shape, salt, run);
+        const { sample, problems: wrong } = await runOnce(shape, salt, run, size);
         await waitForIdle(serverPid);
         sample.serverCpuMs = (treeCpuSeconds(serverPid) - serverCpu0) * 1000;
         const bench = process.cpuUsage(bench0);
@@ -147,15 +197,15 @@ async function rounds({ shapes, rounds: count, serverPid, label, runOnce }) {
             (bench.user + bench.system) / 1000,
         );
         log(
-          `${label}: ${shape} ${run} (round ${r + 1}/${count}): wall ${(sample.wallMs / 1000).toFixed(2)} s, ` +
+          `${label}: ${shape}${sized} ${run} (round ${r + 1}/${count}): wall ${(sample.wallMs / 1000).toFixed(2)} s, ` +
             `in-run ${(sample.inRunMs / 1000).toFixed(2)} s, CPU ${(sample.clientCpuMs / 1000).toFixed(2)} + ` +
             `${(sample.serverCpuMs / 1000).toFixed(2)} s (server), others ${(sample.othersCpuMs / 1000).toFixed(2)} s, ` +
             `${sample.executed} executed, ` +
             `${sample.cached} cached` +
             (wrong.length > 0 ? `; PROBLEMS: ${wrong.join('; ')}` : ''),
         );
-        problems.push(...wrong.map((p) => `${shape} ${run} round ${r + 1}: ${p}`));
-        const key = `${shape}/${run}`;
+        problems.push(...wrong.map((p) => `${shape}${sized} ${run} round ${r + 1}: ${p}`));
+        const key = `${shape}/${run}${size === steps ? '' : '/base'}`;
         samples.set(key, [...(samples.get(key) ?? []), sample]);
       }
     }
@@ -197,9 +247,13 @@ export async function measureYard({ workDir, yardBin, shapes, steps, rounds: cou
     return { label, available: false, reason: err.message };
   }
   const client = createClient({ baseUrl });
-  const files = new Map(shapes.map((s) => [s, writeYardPipeline(dir, s, steps)]));
-  /** @type {(shape: Shape, salt: string, run: RunKind) => Promise<RunOutcome>} */
-  const runOnce = async (shape, salt, run) => {
+  const files = new Map(
+    shapes.flatMap((s) =>
+      [steps, BASE_STEPS].map((n) => [`${s}-${n}`, writeYardPipeline(dir, s, n)]),
+    ),
+  );
+  /** @type {(shape: Shape, salt: string, run: RunKind, n: number) => Promise<RunOutcome>} */
+  const runOnce = async (shape, salt, run, n) => {
     // The seed is part of every cache key: a new one is a cold cache, the same one a rerun.
     const res = await timedCommand(
       process.execPath,
@@ -208,7 +262,7 @@ export async function measureYard({ workDir, yardBin, shapes, steps, rounds: cou
         '--server',
         baseUrl,
         'run',
-        /** @type {string} */ (files.get(shape)),
+        /** @type {string} */ (files.get(`${shape}-${n}`)),
         '--json',
         '--seed',
         salt,
@@ -236,12 +290,12 @@ export async function measureYard({ workDir, yardBin, shapes, steps, rounds: cou
       };
     }
     sample.inRunMs = (summary.endedAt ?? Number.NaN) - summary.startedAt;
-    const check = checkSummary(summary, shape, steps, run);
+    const check = checkSummary(summary, shape, n, run);
     sample.executed = check.executed;
     sample.cached = check.cached;
     const problems = [...check.problems];
     const digest = finalDigest(summary);
-    const expected = expectedAnswer(shape, steps);
+    const expected = expectedAnswer(shape, n);
     if (digest === null) problems.push('the last step has no output');
     else {
       const answer = await deserializeOutput(await client.blobs.get(digest), digest);
@@ -254,6 +308,7 @@ export async function measureYard({ workDir, yardBin, shapes, steps, rounds: cou
   try {
     const { samples, problems } = await rounds({
       shapes,
+      steps,
       rounds: count,
       serverPid: server.pid,
       label,
@@ -322,11 +377,11 @@ export async function measurePrefect({ workDir, install, shapes, steps, rounds: 
     return { label, available: false, reason: err.message };
   }
   const env = prefectEnv(dir, apiUrl);
-  /** @type {(shape: Shape, salt: string, run: RunKind) => Promise<RunOutcome>} */
-  const runOnce = async (shape, salt, run) => {
+  /** @type {(shape: Shape, salt: string, run: RunKind, n: number) => Promise<RunOutcome>} */
+  const runOnce = async (shape, salt, run, n) => {
     const res = await timedCommand(
       install.python,
-      [prefectScript, shape, '--steps', String(steps), '--salt', salt],
+      [prefectScript, shape, '--steps', String(n), '--salt', salt],
       { cwd: dir, env },
     );
     /** @type {Sample} */
@@ -358,10 +413,10 @@ export async function measurePrefect({ workDir, install, shapes, steps, rounds: 
     sample.inRunMs = out.flowSeconds * 1000;
     sample.executed = out.bodies;
     sample.cached = out.states.Cached ?? 0;
-    const calls = callsOf(shape, steps);
+    const calls = callsOf(shape, n);
     /** @type {string[]} */
     const problems = [];
-    const expected = expectedAnswer(shape, steps);
+    const expected = expectedAnswer(shape, n);
     if (out.answer !== expected) {
       problems.push(`the answer is ${JSON.stringify(out.answer)}, expected ${expected}`);
     }
@@ -379,6 +434,7 @@ export async function measurePrefect({ workDir, install, shapes, steps, rounds: 
   try {
     const { samples, problems } = await rounds({
       shapes,
+      steps,
       rounds: count,
       serverPid: server.pid,
       label,
