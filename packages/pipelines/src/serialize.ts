@@ -3,6 +3,7 @@ import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/p
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
 import { InvalidParameterError } from '@modelyard/core';
+import type * as Arrow from 'apache-arrow';
 
 /**
  * Step outputs as stored blobs. Each output is one self-describing envelope:
@@ -252,7 +253,8 @@ export async function serializeOutput(step: string, value: unknown): Promise<Sto
   } else if (isArrowTable(value)) {
     kind = 'arrow';
     const arrow = await loadArrow(step);
-    bytes = envelope({ kind }, arrow.tableToIPC(value as never, 'stream'));
+    // Duck-typed above: the table may come from the pipeline's own copy of apache-arrow.
+    bytes = envelope({ kind }, arrow.tableToIPC(value as Arrow.Table, 'stream'));
   } else {
     checkJson(step, value, 'output', new Set());
     const arrays: { type: string; bytes: Uint8Array }[] = [];
@@ -287,15 +289,10 @@ export async function serializeOutput(step: string, value: unknown): Promise<Sto
   return { digest: digestOf(bytes), bytes, kind };
 }
 
-interface ArrowModule {
-  tableToIPC(table: never, type: 'stream'): Uint8Array;
-  tableFromIPC(bytes: Uint8Array): unknown;
-}
-
-async function loadArrow(step: string): Promise<ArrowModule> {
+/** apache-arrow (a dependency), loaded on the first table: most pipelines never need it. */
+async function loadArrow(step: string): Promise<typeof Arrow> {
   try {
-    const name = 'apache-arrow';
-    return (await import(name)) as ArrowModule;
+    return await import('apache-arrow');
   } catch {
     throw new UnserializableOutputError(
       `Step '${step}' works with an Apache Arrow table, but the 'apache-arrow' package cannot be ` +
