@@ -17,6 +17,7 @@ import { PipelineCacheService } from './services/pipeline-cache-service.js';
 import { RegistryService } from './services/registry-service.js';
 import { RunArtifactService } from './services/run-artifact-service.js';
 import { TrackingService } from './services/tracking-service.js';
+import { defaultWebRoot, registerWebUi } from './web-ui.js';
 import { VERSION } from '@modelyard/core';
 
 /** What the HTTP app is built from. */
@@ -31,6 +32,11 @@ export interface AppOptions {
   modelCacheDir?: string;
   /** How often running rollouts are evaluated, in ms; default 1000. */
   rolloutTickMs?: number;
+  /**
+   * The built web UI's folder, served at `/`; default `dist/` of the `@modelyard/web` package.
+   * `false` serves the API only. A folder without `index.html` is skipped with one log line.
+   */
+  webRoot?: string | false;
 }
 
 /** The services behind the routes, for callers embedding the app (tests, the CLI). */
@@ -45,7 +51,7 @@ export interface AppServices {
 
 /**
  * Builds the HTTP application over the given stores: MLflow-compatible REST, the artifact
- * proxy, health and version. Does not listen; see `startServer`.
+ * proxy, health and version, and the built web UI at `/`. Does not listen; see `startServer`.
  */
 export function buildApp(options: AppOptions): FastifyInstance & { services: AppServices } {
   const app = Fastify({
@@ -87,7 +93,8 @@ export function buildApp(options: AppOptions): FastifyInstance & { services: App
     }
   });
 
-  installErrorHandling(app);
+  const webRoot = options.webRoot ?? defaultWebRoot();
+  installErrorHandling(app, webRoot === false ? undefined : registerWebUi(app, webRoot));
 
   const tracking = new TrackingService(options.metadataStore);
   const registry = new RegistryService(options.metadataStore, options.artifactStore);

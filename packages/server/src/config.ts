@@ -16,6 +16,8 @@ export interface ServerConfig {
   bodyLimit: number;
   /** How often running rollouts are judged, in milliseconds. */
   rolloutIntervalMs: number;
+  /** The built web UI's folder; default `dist/` of the `@modelyard/web` package. */
+  webRoot?: string;
 }
 
 /** Settings as given by one source; every field optional. */
@@ -40,6 +42,7 @@ const ENV_KEYS: Record<keyof ServerConfig, string> = {
   logLevel: 'MODELYARD_LOG_LEVEL',
   bodyLimit: 'MODELYARD_BODY_LIMIT',
   rolloutIntervalMs: 'MODELYARD_ROLLOUT_INTERVAL_MS',
+  webRoot: 'MODELYARD_WEB_ROOT',
 };
 
 /** The default config file, looked for in the working directory. */
@@ -127,7 +130,7 @@ function fromFile(path: string, required: boolean): ServerConfigInput {
 
 function defined(input: ServerConfigInput): Partial<ServerConfig> {
   const out: Partial<ServerConfig> = {};
-  for (const key of Object.keys(DEFAULT_CONFIG) as (keyof ServerConfig)[]) {
+  for (const key of Object.keys(ENV_KEYS) as (keyof ServerConfig)[]) {
     const value = input[key];
     if (value !== undefined) (out as Record<string, unknown>)[key] = value;
   }

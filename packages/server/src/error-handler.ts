@@ -1,5 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { YardError } from '@modelyard/core';
+import type { WebUi } from './web-ui.js';
+import { wantsWebPage } from './web-ui.js';
 
 interface ErrorBody {
   error_code: string;
@@ -58,8 +60,11 @@ export function toErrorResponse(
   };
 }
 
-/** Installs the one error handler and the not-found handler. */
-export function installErrorHandling(app: FastifyInstance): void {
+/**
+ * Installs the one error handler and the not-found handler. With `webUi`, a browser's GET of a
+ * path outside the APIs gets the UI's `index.html` (deep links); every other miss is a JSON 404.
+ */
+export function installErrorHandling(app: FastifyInstance, webUi?: WebUi): void {
   app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const { status, body, internal } = toErrorResponse(error, request.id);
     if (internal) request.log.error({ err: error }, 'request failed');
@@ -67,6 +72,7 @@ export function installErrorHandling(app: FastifyInstance): void {
     return reply.status(status).type('application/json').send(JSON.stringify(body));
   });
   app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {
+    if (webUi && wantsWebPage(request)) return webUi.sendIndex(reply);
     return reply
       .status(404)
       .type('application/json')

@@ -33,6 +33,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     bodyLimit: config.bodyLimit,
     rolloutTickMs: config.rolloutIntervalMs,
     logLevel: config.logLevel === 'silent' ? false : config.logLevel,
+    ...(config.webRoot !== undefined && { webRoot: config.webRoot }),
     // Model copies live beside a local artifact folder (`.modelyard/model-cache` by default).
     modelCacheDir: /^[a-z][a-z0-9+.-]*:\/\//i.test(config.artifactsDestination)
       ? resolve('.modelyard', 'model-cache')
