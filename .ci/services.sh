@@ -47,8 +47,10 @@ ci_install_system_packages() {
   local missing=()
   command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
   [[ -n $(ci_pg_bin) ]] || missing+=(postgresql)
+  # The web UI's end-to-end tests drive Debian's Chromium through playwright-core.
+  [[ -x /usr/bin/chromium ]] || missing+=(chromium)
   if [[ ${#missing[@]} -eq 0 ]]; then
-    echo "already installed: redis-server, postgresql ($(ci_pg_bin))"
+    echo "already installed: redis-server, postgresql ($(ci_pg_bin)), chromium"
     return 0
   fi
   echo "installing: ${missing[*]}"

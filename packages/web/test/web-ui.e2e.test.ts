@@ -1,0 +1,220 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { createClient } from '@modelyard/client';
+import { startTemporaryServer } from '@modelyard/server';
+import type { TemporaryServer } from '@modelyard/server';
+
+const WEB_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
+const SCREENSHOTS = join(WEB_DIR, 'test-output');
+const CHROMIUM = process.env.MODELYARD_CHROMIUM ?? '/usr/bin/chromium';
+/** Flags for a closed network: no first-run, sync, update or background traffic. */
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium) {
+  console.warn(
+    `!!!!! WEB UI E2E TESTS SKIPPED: no Chromium at ${CHROMIUM} (apt-get install chromium, or set MODELYARD_CHROMIUM) !!!!!`,
+  );
+}
+
+/** Builds the UI with Vite into `outDir`, so the test serves the sources as they are now. */
+function buildWebUi(outDir: string): void {
+  const vite = join(WEB_DIR, 'node_modules', 'vite', 'bin', 'vite.js');
+  const bin = existsSync(vite)
+    ? vite
+    : join(WEB_DIR, '..', '..', 'node_modules', 'vite', 'bin', 'vite.js');
+  const result = spawnSync(process.execPath, [bin, 'build', '--outDir', outDir, '--emptyOutDir'], {
+    cwd: WEB_DIR,
+    encoding: 'utf8',
+  });
+  if (result.status !== 0) {
+    throw new Error(`vite build failed (${result.status}):\n${result.stdout}\n${result.stderr}`);
+  }
+}
+
+describe.skipIf(!haveChromium)('the web UI in Chromium', () => {
+  let work: string;
+  let server: TemporaryServer | undefined;
+  let browser: BrowserContext | undefined;
+  let page: Page;
+  let url: string;
+  let experimentId: string;
+  const runIds: Record<string, string> = {};
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'yard-web-e2e-'));
+    const webRoot = join(work, 'web');
+    buildWebUi(webRoot);
+    server = await startTemporaryServer('yard-web-e2e-', { webRoot });
+    url = server.url;
+    const yard = createClient({ baseUrl: url });
+    const experiment = await yard.experiments.create({ name: 'e2e-churn' });
+    experimentId = experiment.experimentId;
+    const start = Date.now() - 60_000;
+    for (const [name, model, lr, final] of [
+      ['baseline', 'logreg', '0.1', 0.42],
+      ['boosted', 'xgb', '0.05', 0.21],
+      ['deep', 'mlp', '0.01', 0.33],
+    ] as const) {
+      const run = await yard.runs.create({ experimentId, runName: name, startTime: start });
+      runIds[name] = run.info.runId;
+      await yard.runs.logBatch(run.info.runId, {
+        params: [
+          { key: 'model', value: model },
+          { key: 'lr', value: lr },
+        ],
+        tags: [
+          { key: 'mlflow.source.name', value: 'train.py' },
+          { key: 'mlflow.source.git.commit', value: 'abc1234' },
+          { key: 'team', value: 'growth' },
+        ],
+        metrics: Array.from({ length: 50 }, (_, step) => ({
+          key: 'rmse',
+          value: final + (1 - final) * Math.exp(-step / 8),
+          step,
+          timestamp: start + step * 1000,
+        })),
+      });
+      await yard.runs.update(run.info.runId, { status: 'FINISHED', endTime: start + 50_000 });
+    }
+    await mkdir(SCREENSHOTS, { recursive: true });
+    const userDataDir = join(work, 'chromium-profile');
+    const context = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: CHROMIUM_ARGS,
+      viewport: { width: 1280, height: 900 },
+    });
+    browser = context;
+    page = context.pages()[0] ?? (await context.newPage());
+  }, 180_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it('lists the experiment on the experiments page', async () => {
+    await page.goto(`${url}/`);
+    await page.getByRole('link', { name: 'e2e-churn' }).waitFor();
+    expect(page.url()).toBe(`${url}/experiments`);
+    await page.screenshot({ path: join(SCREENSHOTS, 'experiments.png'), fullPage: true });
+  });
+
+  it('creates, searches, renames, deletes and restores an experiment', async () => {
+    await page.getByLabel('New experiment name').fill('scratch pad');
+    await page.getByRole('button', { name: 'Create' }).click();
+    await page.getByRole('link', { name: 'scratch pad' }).waitFor();
+
+    await page.getByLabel('Search experiments by name').fill('SCRATCH');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.waitForURL(/q=SCRATCH/);
+    await page.getByRole('link', { name: 'e2e-churn' }).waitFor({ state: 'detached' });
+    await page.getByRole('link', { name: 'scratch pad' }).waitFor();
+
+    const row = page.getByRole('row', { name: /scratch pad/ });
+    await row.getByRole('button', { name: 'Rename' }).click();
+    await page.getByLabel('New name').fill('scratch notes');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByLabel('Search experiments by name').fill('');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByRole('link', { name: 'scratch notes' }).waitFor();
+    await page.screenshot({ path: join(SCREENSHOTS, 'experiments-edited.png'), fullPage: true });
+
+    await page
+      .getByRole('row', { name: /scratch notes/ })
+      .getByRole('button', { name: 'Delete' })
+      .click();
+    await page.getByRole('link', { name: 'scratch notes' }).waitFor({ state: 'detached' });
+    await page.getByLabel('Which experiments').selectOption('deleted');
+    await page.waitForURL(/view=deleted/);
+    await page
+      .getByRole('row', { name: /scratch notes/ })
+      .getByRole('button', { name: 'Restore' })
+      .click();
+    await page.getByText('No deleted experiments.').waitFor();
+    await page.getByLabel('Which experiments').selectOption('active');
+    await page.getByRole('link', { name: 'scratch notes' }).waitFor();
+    await page.getByRole('link', { name: 'e2e-churn' }).waitFor();
+  });
+
+  it('shows the experiment runs in the table', async () => {
+    await page.getByRole('link', { name: 'e2e-churn' }).click();
+    await page.getByTestId('run-count').waitFor();
+    expect(await page.getByTestId('run-count').textContent()).toContain('3 runs');
+    const rows = page.getByTestId('run-row');
+    expect(await rows.count()).toBe(3);
+    for (const name of ['baseline', 'boosted', 'deep']) {
+      await page.getByRole('link', { name, exact: true }).waitFor();
+    }
+    // The default columns are the metrics and params the runs have.
+    await page.getByRole('columnheader', { name: 'rmse' }).waitFor();
+    await page.getByRole('columnheader', { name: 'model' }).waitFor();
+    await page.screenshot({ path: join(SCREENSHOTS, 'runs.png'), fullPage: true });
+  });
+
+  it('narrows the runs with a filter and keeps it in the URL', async () => {
+    await page.getByLabel('Filter runs').fill("metrics.rmse < 0.4 and params.model != 'mlp'");
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.getByTestId('run-count').filter({ hasText: '1 run' }).waitFor();
+    expect(await page.getByTestId('run-row').count()).toBe(1);
+    await page.getByRole('link', { name: 'boosted', exact: true }).waitFor();
+    expect(new URL(page.url()).searchParams.get('filter')).toBe(
+      "metrics.rmse < 0.4 and params.model != 'mlp'",
+    );
+    await page.screenshot({ path: join(SCREENSHOTS, 'runs-filtered.png'), fullPage: true });
+  });
+
+  it('shows the server message for a bad filter beside the box', async () => {
+    await page.getByLabel('Filter runs').fill('metrics.rmse <<< 1');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    const message = page.getByTestId('filter-error');
+    await message.waitFor();
+    expect((await message.textContent())?.trim()).not.toBe('');
+    expect(await page.getByTestId('run-row').count()).toBe(0);
+    await page.screenshot({ path: join(SCREENSHOTS, 'runs-bad-filter.png'), fullPage: true });
+  });
+
+  it('opens a run from a deep link with its params, metrics and a drawn chart', async () => {
+    await page.goto(`${url}/runs/${runIds.boosted ?? ''}`);
+    await page.getByRole('heading', { name: 'boosted' }).waitFor();
+    const params = page.getByTestId('params');
+    await params.getByText('xgb').waitFor();
+    await params.getByText('0.05').waitFor();
+    await page.getByTestId('run-overview').getByText('abc1234').waitFor();
+    await page.getByTestId('run-overview').getByText('FINISHED').waitFor();
+    const canvas = page.getByTestId('metric-chart').locator('canvas');
+    await canvas.waitFor();
+    const box = await canvas.boundingBox();
+    expect(box?.width ?? 0).toBeGreaterThan(100);
+    expect(box?.height ?? 0).toBeGreaterThan(100);
+    await page.getByText('50 points').waitFor();
+    await page.screenshot({ path: join(SCREENSHOTS, 'run.png'), fullPage: true });
+  });
+
+  it('switches the chart to time and a log scale through the URL', async () => {
+    await page.getByLabel('log scale').check();
+    await page.getByLabel('x-axis').selectOption('time');
+    await page.waitForURL(/x=time/);
+    const url = new URL(page.url());
+    expect(url.searchParams.get('log')).toBe('1');
+    const box = await page.getByTestId('metric-chart').locator('canvas').boundingBox();
+    expect(box?.width ?? 0).toBeGreaterThan(100);
+    await page.screenshot({ path: join(SCREENSHOTS, 'run-log-time.png'), fullPage: true });
+  });
+});
