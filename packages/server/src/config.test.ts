@@ -18,6 +18,12 @@ describe('resolveConfig', () => {
     expect(resolveConfig({}, {}, dir)).toEqual(DEFAULT_CONFIG);
   });
 
+  it('reads the web UI folder from MODELYARD_WEB_ROOT or the config file', async () => {
+    expect(resolveConfig({}, { MODELYARD_WEB_ROOT: '/srv/ui' }, dir).webRoot).toBe('/srv/ui');
+    await writeFile(join(dir, 'modelyard.config.json'), JSON.stringify({ webRoot: '/srv/file' }));
+    expect(resolveConfig({}, {}, dir).webRoot).toBe('/srv/file');
+  });
+
   it('ranks flags over environment over config file over defaults', async () => {
     await writeFile(
       join(dir, 'modelyard.config.json'),

@@ -105,7 +105,7 @@ function fromFile(path: string, required: boolean): ServerConfigInput {
     throw new InvalidParameterError(`Config file ${path} must hold a JSON object.`, { path });
   }
   const out: ServerConfigInput = {};
-  const known = new Set(Object.keys(DEFAULT_CONFIG));
+  const known = new Set(Object.keys(ENV_KEYS));
   for (const [key, value] of Object.entries(parsed)) {
     if (!known.has(key)) {
       throw new InvalidParameterError(
