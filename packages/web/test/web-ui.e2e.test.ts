@@ -190,6 +190,49 @@ describe.skipIf(!haveChromium)('the web UI in Chromium', () => {
     await page.screenshot({ path: join(SCREENSHOTS, 'runs-bad-filter.png'), fullPage: true });
   });
 
+  it('keeps only the rows in view in the page for a large experiment, and scrolls to the end', async () => {
+    const yard = createClient({ baseUrl: url });
+    const big = await yard.experiments.create({ name: 'e2e-large' });
+    const count = 1200;
+    const base = Date.now() - 3_600_000;
+    for (let from = 0; from < count; from += 40) {
+      await Promise.all(
+        Array.from({ length: Math.min(40, count - from) }, async (_, j) => {
+          const i = from + j;
+          const run = await yard.runs.create({
+            experimentId: big.experimentId,
+            runName: `run-${String(i).padStart(4, '0')}`,
+            startTime: base + i * 1000,
+          });
+          await yard.runs.logBatch(run.info.runId, {
+            metrics: [{ key: 'score', value: i / count, step: 0 }],
+            params: [{ key: 'index', value: String(i) }],
+          });
+        }),
+      );
+    }
+    await page.goto(`${url}/experiments/${big.experimentId}`);
+    await page
+      .getByTestId('run-count')
+      .filter({ hasText: `${count} runs` })
+      .waitFor();
+    const inPage = await page.getByTestId('run-row').count();
+    expect(inPage).toBeGreaterThan(10);
+    expect(inPage).toBeLessThan(100);
+    // Newest first by default: the oldest run is at the very end.
+    await page.getByRole('link', { name: 'run-1199', exact: true }).waitFor();
+    await page.getByTestId('runs-grid').hover();
+    await page.mouse.wheel(0, count * 40);
+    await page.getByRole('link', { name: 'run-0000', exact: true }).waitFor();
+    expect(await page.getByTestId('run-row').count()).toBeLessThan(100);
+    // Sorting by a metric column, ascending, puts the lowest score first.
+    await page.getByRole('columnheader', { name: 'score' }).getByRole('button').click();
+    await page.waitForURL(/sort=metrics\.score/);
+    await page.mouse.wheel(0, -count * 40);
+    await page.getByRole('link', { name: 'run-0000', exact: true }).waitFor();
+    await page.screenshot({ path: join(SCREENSHOTS, 'runs-large.png'), fullPage: true });
+  });
+
   it('opens a run from a deep link with its params, metrics and a drawn chart', async () => {
     await page.goto(`${url}/runs/${runIds.boosted ?? ''}`);
     await page.getByRole('heading', { name: 'boosted' }).waitFor();
