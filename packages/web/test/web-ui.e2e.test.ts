@@ -231,7 +231,7 @@ describe.skipIf(!haveChromium)('the web UI in Chromium', () => {
     await page.mouse.wheel(0, -count * 40);
     await page.getByRole('link', { name: 'run-0000', exact: true }).waitFor();
     await page.screenshot({ path: join(SCREENSHOTS, 'runs-large.png'), fullPage: true });
-  });
+  }, 120_000);
 
   it('opens a run from a deep link with its params, metrics and a drawn chart', async () => {
     await page.goto(`${url}/runs/${runIds.boosted ?? ''}`);
