@@ -241,12 +241,12 @@ describe.skipIf(!haveChromium)('the web UI in Chromium', () => {
     await params.getByText('0.05').waitFor();
     await page.getByTestId('run-overview').getByText('abc1234').waitFor();
     await page.getByTestId('run-overview').getByText('FINISHED').waitFor();
+    await page.getByText('50 points').waitFor();
     const canvas = page.getByTestId('metric-chart').locator('canvas');
     await canvas.waitFor();
     const box = await canvas.boundingBox();
     expect(box?.width ?? 0).toBeGreaterThan(100);
     expect(box?.height ?? 0).toBeGreaterThan(100);
-    await page.getByText('50 points').waitFor();
     await page.screenshot({ path: join(SCREENSHOTS, 'run.png'), fullPage: true });
   });
 
