@@ -86,8 +86,8 @@ export interface StepRunOutput {
 
 const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
-/** The decoded size of a base64 string (assumed well-formed). */
-function base64Size(data: string): number {
+/** The decoded size in bytes of a well-formed base64 string (RFC 4648, with padding). */
+export function base64Size(data: string): number {
   const padding = data.endsWith('==') ? 2 : data.endsWith('=') ? 1 : 0;
   return (data.length / 4) * 3 - padding;
 }

@@ -1,5 +1,5 @@
 import type { StepRunRecord } from '@modelyard/core';
-import { STEP_RUN_OUTPUTS_BATCH_MAX, STEP_RUN_RECORDS_MAX } from '@modelyard/core';
+import { STEP_RUN_OUTPUTS_BATCH_MAX, STEP_RUN_RECORDS_MAX, base64Size } from '@modelyard/core';
 import type { YardClient } from '@modelyard/client';
 
 /** Options of {@link StepRecorder}. */
@@ -40,8 +40,8 @@ export class StepRecorder {
   record(record: StepRunRecord): void {
     const earlier = this.#pending.get(record.runId);
     if (record.output !== undefined) {
-      if (earlier?.output !== undefined) this.#pendingBytes -= outputBytes(earlier.output.data);
-      this.#pendingBytes += outputBytes(record.output.data);
+      if (earlier?.output !== undefined) this.#pendingBytes -= base64Size(earlier.output.data);
+      this.#pendingBytes += base64Size(record.output.data);
     }
     this.#pending.set(
       record.runId,
@@ -121,11 +121,6 @@ export class StepRecorder {
     if (waiting !== undefined) void sent.then(waiting.resolve, waiting.reject);
     return sent;
   }
-}
-
-/** The decoded size of well-formed base64. */
-function outputBytes(data: string): number {
-  return (data.length / 4) * 3 - (data.endsWith('==') ? 2 : data.endsWith('=') ? 1 : 0);
 }
 
 function deferred(): {
