@@ -1,66 +1,19 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium } from 'playwright-core';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { createClient } from '@modelyard/client';
-import { startTemporaryServer } from '@modelyard/server';
-import type { TemporaryServer } from '@modelyard/server';
-
-const WEB_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
-const SCREENSHOTS = join(WEB_DIR, 'test-output');
-const CHROMIUM = process.env.MODELYARD_CHROMIUM ?? '/usr/bin/chromium';
-/** Flags for a closed network: no first-run, sync, update or background traffic. */
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) {
-  console.warn(
-    `!!!!! WEB UI E2E TESTS SKIPPED: no Chromium at ${CHROMIUM} (apt-get install chromium, or set MODELYARD_CHROMIUM) !!!!!`,
-  );
-}
-
-/** Builds the UI with Vite into `outDir`, so the test serves the sources as they are now. */
-function buildWebUi(outDir: string): void {
-  const vite = join(WEB_DIR, 'node_modules', 'vite', 'bin', 'vite.js');
-  const bin = existsSync(vite)
-    ? vite
-    : join(WEB_DIR, '..', '..', 'node_modules', 'vite', 'bin', 'vite.js');
-  const result = spawnSync(process.execPath, [bin, 'build', '--outDir', outDir, '--emptyOutDir'], {
-    cwd: WEB_DIR,
-    encoding: 'utf8',
-  });
-  if (result.status !== 0) {
-    throw new Error(`vite build failed (${result.status}):\n${result.stdout}\n${result.stderr}`);
-  }
-}
+import { haveChromium, openBrowserHarness, screenshot } from './browser-harness.js';
+import type { BrowserHarness } from './browser-harness.js';
 
 describe.skipIf(!haveChromium)('the web UI in Chromium', () => {
-  let work: string;
-  let server: TemporaryServer | undefined;
-  let browser: BrowserContext | undefined;
+  let harness: BrowserHarness | undefined;
   let page: Page;
   let url: string;
   let experimentId: string;
   const runIds: Record<string, string> = {};
 
   beforeAll(async () => {
-    work = await mkdtemp(join(tmpdir(), 'yard-web-e2e-'));
-    const webRoot = join(work, 'web');
-    buildWebUi(webRoot);
-    server = await startTemporaryServer('yard-web-e2e-', { webRoot });
-    url = server.url;
+    harness = await openBrowserHarness('yard-web-e2e-');
+    ({ url, page } = harness);
     const yard = createClient({ baseUrl: url });
     const experiment = await yard.experiments.create({ name: 'e2e-churn' });
     experimentId = experiment.experimentId;
@@ -91,29 +44,17 @@ describe.skipIf(!haveChromium)('the web UI in Chromium', () => {
       });
       await yard.runs.update(run.info.runId, { status: 'FINISHED', endTime: start + 50_000 });
     }
-    await mkdir(SCREENSHOTS, { recursive: true });
-    const userDataDir = join(work, 'chromium-profile');
-    const context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
-      viewport: { width: 1280, height: 900 },
-    });
-    browser = context;
-    page = context.pages()[0] ?? (await context.newPage());
   }, 180_000);
 
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    await rm(work, { recursive: true, force: true });
+    await harness?.close();
   });
 
   it('lists the experiment on the experiments page', async () => {
     await page.goto(`${url}/`);
     await page.getByRole('link', { name: 'e2e-churn' }).waitFor();
     expect(page.url()).toBe(`${url}/experiments`);
-    await page.screenshot({ path: join(SCREENSHOTS, 'experiments.png'), fullPage: true });
+    await screenshot(page, 'experiments');
   });
 
   it('creates, searches, renames, deletes and restores an experiment', async () => {
@@ -134,7 +75,7 @@ describe.skipIf(!haveChromium)('the web UI in Chromium', () => {
     await page.getByLabel('Search experiments by name').fill('');
     await page.getByRole('button', { name: 'Search' }).click();
     await page.getByRole('link', { name: 'scratch notes' }).waitFor();
-    await page.screenshot({ path: join(SCREENSHOTS, 'experiments-edited.png'), fullPage: true });
+    await screenshot(page, 'experiments-edited');
 
     await page
       .getByRole('row', { name: /scratch notes/ })
@@ -165,7 +106,7 @@ describe.skipIf(!haveChromium)('the web UI in Chromium', () => {
     // The default columns are the metrics and params the runs have.
     await page.getByRole('columnheader', { name: 'rmse' }).waitFor();
     await page.getByRole('columnheader', { name: 'model' }).waitFor();
-    await page.screenshot({ path: join(SCREENSHOTS, 'runs.png'), fullPage: true });
+    await screenshot(page, 'runs');
   });
 
   it('narrows the runs with a filter and keeps it in the URL', async () => {
@@ -177,7 +118,7 @@ describe.skipIf(!haveChromium)('the web UI in Chromium', () => {
     expect(new URL(page.url()).searchParams.get('filter')).toBe(
       "metrics.rmse < 0.4 and params.model != 'mlp'",
     );
-    await page.screenshot({ path: join(SCREENSHOTS, 'runs-filtered.png'), fullPage: true });
+    await screenshot(page, 'runs-filtered');
   });
 
   it('shows the server message for a bad filter beside the box', async () => {
@@ -187,7 +128,7 @@ describe.skipIf(!haveChromium)('the web UI in Chromium', () => {
     await message.waitFor();
     expect((await message.textContent())?.trim()).not.toBe('');
     expect(await page.getByTestId('run-row').count()).toBe(0);
-    await page.screenshot({ path: join(SCREENSHOTS, 'runs-bad-filter.png'), fullPage: true });
+    await screenshot(page, 'runs-bad-filter');
   });
 
   it('keeps only the rows in view in the page for a large experiment, and scrolls to the end', async () => {
@@ -230,7 +171,7 @@ describe.skipIf(!haveChromium)('the web UI in Chromium', () => {
     await page.waitForURL(/sort=metrics\.score/);
     await page.mouse.wheel(0, -count * 40);
     await page.getByRole('link', { name: 'run-0000', exact: true }).waitFor();
-    await page.screenshot({ path: join(SCREENSHOTS, 'runs-large.png'), fullPage: true });
+    await screenshot(page, 'runs-large');
   }, 120_000);
 
   it('opens a run from a deep link with its params, metrics and a drawn chart', async () => {
@@ -247,7 +188,7 @@ describe.skipIf(!haveChromium)('the web UI in Chromium', () => {
     const box = await canvas.boundingBox();
     expect(box?.width ?? 0).toBeGreaterThan(100);
     expect(box?.height ?? 0).toBeGreaterThan(100);
-    await page.screenshot({ path: join(SCREENSHOTS, 'run.png'), fullPage: true });
+    await screenshot(page, 'run');
   });
 
   it('switches the chart to time and a log scale through the URL', async () => {
@@ -258,6 +199,6 @@ describe.skipIf(!haveChromium)('the web UI in Chromium', () => {
     expect(url.searchParams.get('log')).toBe('1');
     const box = await page.getByTestId('metric-chart').locator('canvas').boundingBox();
     expect(box?.width ?? 0).toBeGreaterThan(100);
-    await page.screenshot({ path: join(SCREENSHOTS, 'run-log-time.png'), fullPage: true });
+    await screenshot(page, 'run-log-time');
   });
 });
