@@ -15,3 +15,4 @@ export * from './rollout.js';
 export * from './pipeline-cache.js';
 export * from './step-runs.js';
 export * from './version.js';
+export * from './lttb.js';

@@ -11,6 +11,7 @@ import { VERSION } from '@modelyard/core';
 import { registerBlobRoutes } from './v1/blob-routes.js';
 import { registerDeploymentRoutes } from './v1/deployment-routes.js';
 import { registerExperimentRoutes } from './v1/experiment-routes.js';
+import { registerMetricHistoryRoutes } from './v1/metric-history-routes.js';
 import { registerPipelineRoutes } from './v1/pipeline-routes.js';
 import { registerRegistryRoutes } from './v1/registry-routes.js';
 import { registerRunArtifactRoutes } from './v1/run-artifact-routes.js';
@@ -113,6 +114,7 @@ export function registerNativeV1Routes(app: FastifyInstance, services: NativeV1S
 
       registerExperimentRoutes(v1, services.tracking);
       registerRunRoutes(v1, services.tracking);
+      registerMetricHistoryRoutes(v1, services.tracking);
       registerRegistryRoutes(v1, services.registry);
       registerDeploymentRoutes(v1, services.deployments);
       registerRunArtifactRoutes(v1, services.runArtifacts);
