@@ -1,6 +1,11 @@
 import { createRouter, createWebHistory } from 'vue-router';
+import DeploymentPage from './pages/DeploymentPage.vue';
+import DeploymentsPage from './pages/DeploymentsPage.vue';
 import ExperimentsPage from './pages/ExperimentsPage.vue';
+import ModelPage from './pages/ModelPage.vue';
+import ModelsPage from './pages/ModelsPage.vue';
 import NotFoundPage from './pages/NotFoundPage.vue';
+import PipelineRunPage from './pages/PipelineRunPage.vue';
 import RunPage from './pages/RunPage.vue';
 import RunsPage from './pages/RunsPage.vue';
 
@@ -12,6 +17,16 @@ export const router = createRouter({
     { path: '/experiments', name: 'experiments', component: ExperimentsPage },
     { path: '/experiments/:experimentId', name: 'runs', component: RunsPage, props: true },
     { path: '/runs/:runId', name: 'run', component: RunPage, props: true },
+    { path: '/models', name: 'models', component: ModelsPage },
+    { path: '/models/:name', name: 'model', component: ModelPage, props: true },
+    { path: '/deployments', name: 'deployments', component: DeploymentsPage },
+    { path: '/deployments/:name', name: 'deployment', component: DeploymentPage, props: true },
+    {
+      path: '/pipeline-runs/:trackingRunId',
+      name: 'pipeline-run',
+      component: PipelineRunPage,
+      props: true,
+    },
     { path: '/:path(.*)*', name: 'not-found', component: NotFoundPage },
   ],
 });
