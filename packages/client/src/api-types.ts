@@ -58,6 +58,26 @@ export interface MetricPage {
   nextPageToken?: string;
 }
 
+/** What `runs.downsampledHistory` answers: a metric's history reduced for drawing. */
+export interface DownsampledMetricHistory {
+  /** The points kept (first and last of the range always), ordered by step then timestamp. */
+  metrics: Metric[];
+  /** How many points the metric has in the step range asked for. */
+  totalPoints: number;
+  /** Whether points were left out (`totalPoints` > `metrics.length`). */
+  downsampled: boolean;
+}
+
+/** Options of `runs.downsampledHistory`. */
+export interface DownsampledHistoryOptions {
+  /** The most points to answer, 10 to 10,000; the server's default is 2,000. */
+  maxPoints?: number;
+  /** Only points at this step or later. */
+  minStep?: number;
+  /** Only points at this step or earlier. */
+  maxStep?: number;
+}
+
 /** One page of registered models. */
 export interface RegisteredModelPage {
   registeredModels: RegisteredModel[];

@@ -20,6 +20,8 @@ import type {
   CreateRunInput,
   DeploymentEventPage,
   DeploymentMetrics,
+  DownsampledHistoryOptions,
+  DownsampledMetricHistory,
   ExperimentPage,
   HealthStatus,
   LogBatchInput,
@@ -100,6 +102,22 @@ export interface RunsApi {
     key: string,
     options?: { maxResults?: number },
   ): AsyncGenerator<Metric>;
+  /**
+   * Metric `key`'s history reduced to at most `maxPoints` points for a chart (largest triangle
+   * three buckets: first and last points kept, peaks preferred), optionally only in a step range
+   * (a zoomed chart asks for its range again at full resolution).
+   * @throws YardClientError `INVALID_PARAMETER_VALUE` naming a `maxPoints` outside 10..10,000 or
+   *   a bad step range; `RESOURCE_DOES_NOT_EXIST` for an unknown run.
+   * @example
+   * const { metrics, totalPoints } = await yard.runs.downsampledHistory(runId, 'loss', {
+   *   maxPoints: 2000,
+   * });
+   */
+  downsampledHistory(
+    runId: string,
+    key: string,
+    options?: DownsampledHistoryOptions,
+  ): Promise<DownsampledMetricHistory>;
   deleteTag(runId: string, key: string): Promise<void>;
   /** The run's artifact files. */
   readonly artifacts: RunArtifactsApi;
@@ -501,6 +519,14 @@ export function createClient(options: ClientOptions): YardClient {
         (pageToken) => runs.getMetricHistory(runId, key, { ...o, ...(pageToken && { pageToken }) }),
         (p) => p.metrics,
       ),
+    downsampledHistory: async (runId, key, o = {}) => {
+      const page = await http<DownsampledMetricHistory>({
+        method: 'GET',
+        path: `${V1}/runs/${seg(runId)}/metrics/${seg(key)}/history`,
+        query: { maxPoints: o.maxPoints, minStep: o.minStep, maxStep: o.maxStep },
+      });
+      return { ...page, metrics: page.metrics.map(decodeMetric) };
+    },
     deleteTag: (runId, key) =>
       http({ method: 'DELETE', path: `${V1}/runs/${seg(runId)}/tags/${seg(key)}` }),
     artifacts: {

@@ -67,22 +67,26 @@ describe('downsampleLttb', () => {
 
 describe('validateDownsampleRequest', () => {
   it('accepts a budget in range and an ordered step range', () => {
-    expect(() => validateDownsampleRequest({ maxPoints: MIN_DOWNSAMPLE_POINTS })).not.toThrow();
-    expect(() =>
-      validateDownsampleRequest({ maxPoints: MAX_DOWNSAMPLE_POINTS, minStep: -5, maxStep: -5 }),
-    ).not.toThrow();
+    expect(() => {
+      validateDownsampleRequest({ maxPoints: MIN_DOWNSAMPLE_POINTS });
+    }).not.toThrow();
+    expect(() => {
+      validateDownsampleRequest({ maxPoints: MAX_DOWNSAMPLE_POINTS, minStep: -5, maxStep: -5 });
+    }).not.toThrow();
   });
 
   it('names the bad value and the allowed range', () => {
-    expect(() => validateDownsampleRequest({ maxPoints: 9 })).toThrow(
-      "Invalid value 9 for 'maxPoints': it must be an integer from 10 to 10000.",
-    );
-    expect(() => validateDownsampleRequest({ maxPoints: 10_001 })).toThrow(/10001/);
-    expect(() => validateDownsampleRequest({ maxPoints: 100, minStep: 1.5 })).toThrow(
-      "Invalid value 1.5 for 'minStep'",
-    );
-    expect(() => validateDownsampleRequest({ maxPoints: 100, minStep: 9, maxStep: 3 })).toThrow(
-      "'minStep' (9) is greater than 'maxStep' (3)",
-    );
+    expect(() => {
+      validateDownsampleRequest({ maxPoints: 9 });
+    }).toThrow("Invalid value 9 for 'maxPoints': it must be an integer from 10 to 10000.");
+    expect(() => {
+      validateDownsampleRequest({ maxPoints: 10_001 });
+    }).toThrow(/10001/);
+    expect(() => {
+      validateDownsampleRequest({ maxPoints: 100, minStep: 1.5 });
+    }).toThrow("Invalid value 1.5 for 'minStep'");
+    expect(() => {
+      validateDownsampleRequest({ maxPoints: 100, minStep: 9, maxStep: 3 });
+    }).toThrow("'minStep' (9) is greater than 'maxStep' (3)");
   });
 });

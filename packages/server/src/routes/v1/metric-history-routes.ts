@@ -124,14 +124,12 @@ async function downsampledHistory(
     }
   }
   const kept = downsampleLttb(steps.values, values.values, maxPoints);
-  const metrics = kept.map(
-    (i): Metric => ({
-      key,
-      value: values.values[i] ?? Number.NaN,
-      timestamp: times.values[i] ?? 0,
-      step: steps.values[i] ?? 0,
-    }),
-  );
+  const metrics = kept.map((i): Metric => ({
+    key,
+    value: values.values[i] ?? Number.NaN,
+    timestamp: times.values[i] ?? 0,
+    step: steps.values[i] ?? 0,
+  }));
   return { metrics, totalPoints: steps.length, downsampled: kept.length < steps.length };
 }
 
