@@ -1,4 +1,5 @@
 import { createRouter, createWebHistory } from 'vue-router';
+import ComparePage from './pages/ComparePage.vue';
 import DeploymentPage from './pages/DeploymentPage.vue';
 import DeploymentsPage from './pages/DeploymentsPage.vue';
 import ExperimentsPage from './pages/ExperimentsPage.vue';
@@ -17,6 +18,7 @@ export const router = createRouter({
     { path: '/experiments', name: 'experiments', component: ExperimentsPage },
     { path: '/experiments/:experimentId', name: 'runs', component: RunsPage, props: true },
     { path: '/runs/:runId', name: 'run', component: RunPage, props: true },
+    { path: '/compare', name: 'compare', component: ComparePage },
     { path: '/models', name: 'models', component: ModelsPage },
     { path: '/models/:name', name: 'model', component: ModelPage, props: true },
     { path: '/deployments', name: 'deployments', component: DeploymentsPage },
