@@ -479,6 +479,17 @@ export function runMetadataStoreContract(
           expect(chunks.map((c) => c.length)).toEqual([2, 2, 1]);
           const paged = await store.getMetricHistory(runId, 's', { maxResults: 10, offset: 0 });
           expect(chunks.flat()).toEqual(paged.items);
+          const ranged: Metric[] = [];
+          for await (const chunk of store.streamMetricHistory(runId, 's', 1, { minStep: 1 })) {
+            ranged.push(...chunk);
+          }
+          expect(ranged).toEqual(paged.items.filter((m) => m.step >= 1));
+          const capped: Metric[] = [];
+          const range = { minStep: 1, maxStep: 1 };
+          for await (const chunk of store.streamMetricHistory(runId, 's', 2, range)) {
+            capped.push(...chunk);
+          }
+          expect(capped.map((m) => m.step)).toEqual([1, 1, 1]);
           const none: Metric[][] = [];
           for await (const chunk of store.streamMetricHistory(runId, 'missing')) none.push(chunk);
           expect(none).toEqual([]);

@@ -91,6 +91,12 @@ export interface LogBatchInput {
   tags: Tag[];
 }
 
+/** An inclusive range of metric steps; an absent end is open. */
+export interface StepRange {
+  minStep?: number | undefined;
+  maxStep?: number | undefined;
+}
+
 export interface MetricHistoryBulkIntervalQuery {
   runIds: string[];
   metricKey: string;
@@ -231,12 +237,15 @@ export interface MetadataStore {
   getMetricHistory(runId: string, metricKey: string, page: PageRequest): Promise<Page<Metric>>;
   /**
    * Every point of one metric of one run, in the order of `getMetricHistory`, as a sequence of
-   * chunks read one short query at a time (for answers too large to hold at once).
+   * chunks read one short query at a time (for answers too large to hold at once). With
+   * `steps`, only the points whose step is in `[minStep, maxStep]` (either end may be left
+   * open), read from the index without scanning the steps before the range.
    */
   streamMetricHistory(
     runId: string,
     metricKey: string,
     chunkSize?: number,
+    steps?: StepRange,
   ): AsyncGenerator<Metric[], void, undefined>;
   /** Points of one metric across runs, sampled by step as MLflow's bulk-interval endpoint does. */
   getMetricHistoryBulkInterval(query: MetricHistoryBulkIntervalQuery): Promise<Metric[]>;

@@ -28,7 +28,7 @@ import type {
   Tag,
   ViewType,
 } from '@modelyard/core';
-import type { MetadataStore } from '@modelyard/store';
+import type { MetadataStore, StepRange } from '@modelyard/store';
 
 /** A search answer: the items and the token of the next page, if any. */
 export interface SearchResult<T> {
@@ -278,9 +278,17 @@ export class TrackingService {
     return { items: page.items, nextPageToken: tokenOf(page.nextOffset) };
   }
 
-  /** Every point of one metric, in chunks (see `MetadataStore.streamMetricHistory`). */
-  streamMetricHistory(runId: string, key: string): AsyncGenerator<Metric[], void, undefined> {
-    return this.store.streamMetricHistory(runId, key);
+  /**
+   * Every point of one metric (or of a step range of it), in chunks of `chunkSize` (see
+   * `MetadataStore.streamMetricHistory`).
+   */
+  streamMetricHistory(
+    runId: string,
+    key: string,
+    steps?: StepRange,
+    chunkSize?: number,
+  ): AsyncGenerator<Metric[], void, undefined> {
+    return this.store.streamMetricHistory(runId, key, chunkSize, steps);
   }
 
   getMetricHistoryBulkInterval(query: {

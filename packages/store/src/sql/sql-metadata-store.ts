@@ -57,6 +57,7 @@ import type {
   SearchLoggedModelsQuery,
   SearchRegistryQuery,
   SearchRunsQuery,
+  StepRange,
   UpdateDeploymentInput,
   UpdateRunInput,
 } from '../metadata-store.js';
@@ -721,8 +722,10 @@ export class SqlMetadataStore implements MetadataStore {
     runId: string,
     metricKey: string,
     chunkSize = 5_000,
+    steps: StepRange = {},
   ): AsyncGenerator<Metric[], void, undefined> {
     await this.#requireRun(this.#db, runId);
+    const { minStep, maxStep } = steps;
     // Keyset paging over the primary key's order: each chunk is one short query, so a slow
     // reader never holds the connection, and memory stays bounded by the chunk.
     let after: { step: number; timestamp: number; value: number; is_nan: number } | null = null;
@@ -732,6 +735,8 @@ export class SqlMetadataStore implements MetadataStore {
         .selectAll()
         .where('run_uuid', '=', runId)
         .where('key', '=', metricKey);
+      if (minStep !== undefined) query = query.where('step', '>=', minStep);
+      if (maxStep !== undefined) query = query.where('step', '<=', maxStep);
       if (after !== null) {
         query = query.where(
           sql<SqlBool>`(step, timestamp, value, is_nan) > (${after.step}, ${after.timestamp}, ${after.value}, ${after.is_nan})`,

@@ -51,6 +51,8 @@ const DownsampledSchema = Type.Object(
 );
 
 const INTEGER = /^-?\d+$/;
+/** Points read from the store per query. */
+const CHUNK = 20_000;
 
 /**
  * Refuses a malformed `maxPoints`, `minStep` or `maxStep` before the schema does, with core's
@@ -113,11 +115,9 @@ async function downsampledHistory(
   const steps = new Column();
   const times = new Column();
   const values = new Column();
-  // Chunks come ordered by step: the stream stops at the first point past the range.
-  stream: for await (const chunk of tracking.streamMetricHistory(runId, key)) {
+  // The store reads only the step range, from the metric's index, in large chunks.
+  for await (const chunk of tracking.streamMetricHistory(runId, key, { minStep, maxStep }, CHUNK)) {
     for (const point of chunk) {
-      if (maxStep !== undefined && point.step > maxStep) break stream;
-      if (minStep !== undefined && point.step < minStep) continue;
       steps.push(point.step);
       times.push(point.timestamp);
       values.push(point.value);
