@@ -490,6 +490,27 @@ export function runMetadataStoreContract(
             capped.push(...chunk);
           }
           expect(capped.map((m) => m.step)).toEqual([1, 1, 1]);
+          const columns = {
+            steps: [] as number[],
+            timestamps: [] as number[],
+            values: [] as number[],
+          };
+          for await (const chunk of store.streamMetricSeries(runId, 's', { maxStep: 1 }, 2)) {
+            expect(chunk.steps.length).toBeLessThanOrEqual(2);
+            columns.steps.push(...chunk.steps);
+            columns.timestamps.push(...chunk.timestamps);
+            columns.values.push(...chunk.values);
+          }
+          const upToOne = paged.items.filter((m) => m.step <= 1);
+          expect(columns).toEqual({
+            steps: upToOne.map((m) => m.step),
+            timestamps: upToOne.map((m) => m.timestamp),
+            values: upToOne.map((m) => m.value),
+          });
+          expect(columns.values.some((v) => Number.isNaN(v))).toBe(true);
+          await expect(store.streamMetricSeries('e'.repeat(32), 's').next()).rejects.toBeInstanceOf(
+            NotFoundError,
+          );
           const none: Metric[][] = [];
           for await (const chunk of store.streamMetricHistory(runId, 'missing')) none.push(chunk);
           expect(none).toEqual([]);

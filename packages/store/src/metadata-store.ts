@@ -97,6 +97,14 @@ export interface StepRange {
   maxStep?: number | undefined;
 }
 
+/** A run of consecutive points of one metric, as columns: the `i`th point is `steps[i]`, … */
+export interface MetricSeriesChunk {
+  steps: number[];
+  timestamps: number[];
+  /** NaN and ±Infinity as they were logged. */
+  values: number[];
+}
+
 export interface MetricHistoryBulkIntervalQuery {
   runIds: string[];
   metricKey: string;
@@ -247,6 +255,16 @@ export interface MetadataStore {
     chunkSize?: number,
     steps?: StepRange,
   ): AsyncGenerator<Metric[], void, undefined>;
+  /**
+   * The points of {@link MetadataStore.streamMetricHistory} as column chunks of step, timestamp
+   * and value only: no per-point objects, the fast path for charts and downsampling.
+   */
+  streamMetricSeries(
+    runId: string,
+    metricKey: string,
+    steps?: StepRange,
+    chunkSize?: number,
+  ): AsyncGenerator<MetricSeriesChunk, void, undefined>;
   /** Points of one metric across runs, sampled by step as MLflow's bulk-interval endpoint does. */
   getMetricHistoryBulkInterval(query: MetricHistoryBulkIntervalQuery): Promise<Metric[]>;
 

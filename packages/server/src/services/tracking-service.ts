@@ -28,7 +28,7 @@ import type {
   Tag,
   ViewType,
 } from '@modelyard/core';
-import type { MetadataStore, StepRange } from '@modelyard/store';
+import type { MetadataStore, MetricSeriesChunk, StepRange } from '@modelyard/store';
 
 /** A search answer: the items and the token of the next page, if any. */
 export interface SearchResult<T> {
@@ -278,17 +278,18 @@ export class TrackingService {
     return { items: page.items, nextPageToken: tokenOf(page.nextOffset) };
   }
 
-  /**
-   * Every point of one metric (or of a step range of it), in chunks of `chunkSize` (see
-   * `MetadataStore.streamMetricHistory`).
-   */
-  streamMetricHistory(
+  /** Every point of one metric, in chunks (see `MetadataStore.streamMetricHistory`). */
+  streamMetricHistory(runId: string, key: string): AsyncGenerator<Metric[], void, undefined> {
+    return this.store.streamMetricHistory(runId, key);
+  }
+
+  /** One metric's points (or a step range of them) as column chunks, for charts. */
+  streamMetricSeries(
     runId: string,
     key: string,
     steps?: StepRange,
-    chunkSize?: number,
-  ): AsyncGenerator<Metric[], void, undefined> {
-    return this.store.streamMetricHistory(runId, key, chunkSize, steps);
+  ): AsyncGenerator<MetricSeriesChunk, void, undefined> {
+    return this.store.streamMetricSeries(runId, key, steps);
   }
 
   getMetricHistoryBulkInterval(query: {

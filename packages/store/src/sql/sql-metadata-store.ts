@@ -50,6 +50,7 @@ import type {
   LogBatchInput,
   MetadataStore,
   MetricHistoryBulkIntervalQuery,
+  MetricSeriesChunk,
   Page,
   PageRequest,
   PutPipelineCacheEntryInput,
@@ -750,6 +751,51 @@ export class SqlMetadataStore implements MetadataStore {
         .limit(chunkSize)
         .execute();
       if (rows.length > 0) yield rows.map((r) => this.#metric(r));
+      const last = rows.at(-1);
+      if (rows.length < chunkSize || last === undefined) return;
+      after = last;
+    }
+  }
+
+  async *streamMetricSeries(
+    runId: string,
+    metricKey: string,
+    steps: StepRange = {},
+    chunkSize = 20_000,
+  ): AsyncGenerator<MetricSeriesChunk, void, undefined> {
+    await this.#requireRun(this.#db, runId);
+    const { minStep, maxStep } = steps;
+    // The keyset paging of streamMetricHistory, reading four columns instead of every one.
+    let after: { step: number; timestamp: number; value: number; is_nan: number } | null = null;
+    for (;;) {
+      let query = this.#db
+        .selectFrom('metrics')
+        .select(['step', 'timestamp', 'value', 'is_nan'])
+        .where('run_uuid', '=', runId)
+        .where('key', '=', metricKey);
+      if (minStep !== undefined) query = query.where('step', '>=', minStep);
+      if (maxStep !== undefined) query = query.where('step', '<=', maxStep);
+      if (after !== null) {
+        query = query.where(
+          sql<SqlBool>`(step, timestamp, value, is_nan) > (${after.step}, ${after.timestamp}, ${after.value}, ${after.is_nan})`,
+        );
+      }
+      const rows = await query
+        .orderBy('step')
+        .orderBy('timestamp')
+        .orderBy('value')
+        .orderBy('is_nan')
+        .limit(chunkSize)
+        .execute();
+      if (rows.length > 0) {
+        const chunk: MetricSeriesChunk = { steps: [], timestamps: [], values: [] };
+        for (const r of rows) {
+          chunk.steps.push(r.step);
+          chunk.timestamps.push(r.timestamp);
+          chunk.values.push(decodeValue(r.value, r.is_nan));
+        }
+        yield chunk;
+      }
       const last = rows.at(-1);
       if (rows.length < chunkSize || last === undefined) return;
       after = last;

@@ -51,8 +51,6 @@ const DownsampledSchema = Type.Object(
 );
 
 const INTEGER = /^-?\d+$/;
-/** Points read from the store per query. */
-const CHUNK = 20_000;
 
 /**
  * Refuses a malformed `maxPoints`, `minStep` or `maxStep` before the schema does, with core's
@@ -115,12 +113,12 @@ async function downsampledHistory(
   const steps = new Column();
   const times = new Column();
   const values = new Column();
-  // The store reads only the step range, from the metric's index, in large chunks.
-  for await (const chunk of tracking.streamMetricHistory(runId, key, { minStep, maxStep }, CHUNK)) {
-    for (const point of chunk) {
-      steps.push(point.step);
-      times.push(point.timestamp);
-      values.push(point.value);
+  // The store reads only the step range, from the metric's index, as columns.
+  for await (const chunk of tracking.streamMetricSeries(runId, key, { minStep, maxStep })) {
+    for (let i = 0; i < chunk.steps.length; i++) {
+      steps.push(chunk.steps[i] ?? 0);
+      times.push(chunk.timestamps[i] ?? 0);
+      values.push(chunk.values[i] ?? Number.NaN);
     }
   }
   const kept = downsampleLttb(steps.values, values.values, maxPoints);
