@@ -221,6 +221,7 @@ describe.skipIf(!haveChromium)('runs table, run page and compare page in Chromiu
     for (const name of ['alpha', 'beta', 'gamma']) {
       await page.getByLabel(`Select ${name}`, { exact: true }).check();
     }
+    await screenshot(page, 'runs-selected');
     await page.getByRole('button', { name: 'Compare (3)' }).click();
     await page.waitForURL(/\/compare\?runs=/);
     const ids = (new URL(page.url()).searchParams.get('runs') ?? '').split(',');
