@@ -346,6 +346,26 @@ describe.skipIf(!haveChromium)('runs table, run page and compare page in Chromiu
     ).toBe(1);
     await screenshot(page, 'run-artifact-mlmodel');
 
+    // A file uploaded in the browser lands in the chosen folder and opens in the preview.
+    await page.getByLabel('Upload into folder').fill('logs');
+    await page.getByLabel('File to upload').setInputFiles({
+      name: 'train.log',
+      mimeType: 'text/plain',
+      buffer: Buffer.from('epoch 1 loss 0.9\nepoch 2 loss 0.5\n'),
+    });
+    await page.getByRole('button', { name: 'Upload', exact: true }).click();
+    await page
+      .getByTestId('upload-message')
+      .filter({ hasText: 'Uploaded logs/train.log' })
+      .waitFor();
+    await page.waitForURL(/artifact=logs%2Ftrain\.log|artifact=logs\/train\.log/);
+    expect(await page.getByTestId('text-preview').textContent()).toBe(
+      'epoch 1 loss 0.9\nepoch 2 loss 0.5\n',
+    );
+    const listed = await yard.runs.artifacts.list(runId, 'logs');
+    expect(listed.files.map((f) => f.path)).toEqual(['logs/train.log']);
+    await screenshot(page, 'run-artifact-uploaded-text');
+
     const [download] = await Promise.all([
       page.waitForEvent('download'),
       page.getByRole('button', { name: 'Download metrics.json' }).click(),
