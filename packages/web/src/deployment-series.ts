@@ -75,7 +75,8 @@ export function appendSample(
 /** Every variant named in the window, in order of first appearance. */
 export function seriesVariants(series: RollingSeries): string[] {
   const names = new Set<string>();
-  for (const sample of series.samples) for (const name of Object.keys(sample.variants)) names.add(name);
+  for (const sample of series.samples)
+    for (const name of Object.keys(sample.variants)) names.add(name);
   return [...names];
 }
 

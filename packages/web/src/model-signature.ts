@@ -157,7 +157,9 @@ function parseFields(json: string, which: string): SignatureField[] {
       return {
         name,
         type: typeof dtype === 'string' ? dtype : 'tensor',
-        shape: Array.isArray(shape) ? shape.filter((d): d is number => typeof d === 'number') : null,
+        shape: Array.isArray(shape)
+          ? shape.filter((d): d is number => typeof d === 'number')
+          : null,
         required: true,
       };
     }
@@ -191,7 +193,10 @@ export function signatureFromMlModel(text: string): ModelSignatureView | undefin
     const at = block.findIndex((l) => indentOf(l) === keyIndent && l.trim().startsWith(`${key}:`));
     if (at < 0) return null;
     const line = block[at] ?? '';
-    const first = line.trim().slice(key.length + 1).trim();
+    const first = line
+      .trim()
+      .slice(key.length + 1)
+      .trim();
     const value = readScalar(first, block.slice(at + 1), keyIndent);
     return value === null ? null : parseFields(value, key);
   };

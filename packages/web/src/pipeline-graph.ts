@@ -243,7 +243,8 @@ function unitFromRun(run: Run, now: number) {
         : run.info.status === 'SCHEDULED'
           ? 'pending'
           : 'running';
-  const attempts = Number(tag(run, PIPELINE_TAGS.stepAttempts) ?? '');
+  const attemptsTag = tag(run, PIPELINE_TAGS.stepAttempts);
+  const attempts = attemptsTag === undefined ? Number.NaN : Number(attemptsTag);
   return {
     status,
     cached: false,
@@ -288,7 +289,14 @@ export function stepsFromRuns(runs: readonly Run[], now: number): GraphStep[] {
       // Several runs of one task step: retried by a worker after a loss; the newest tells.
       const newest = [...list].sort((a, b) => b.info.startTime - a.info.startTime)[0];
       if (newest === undefined) continue;
-      steps.push({ name, kind: 'task', ...unitFromRun(newest, now), inputs: [], items: [], startedAt });
+      steps.push({
+        name,
+        kind: 'task',
+        ...unitFromRun(newest, now),
+        inputs: [],
+        items: [],
+        startedAt,
+      });
       continue;
     }
     const items = itemRuns
@@ -370,7 +378,8 @@ export function layoutDag(steps: readonly GraphStep[], options: DagLayoutOptions
   });
   g.setDefaultEdgeLabel(() => ({}));
   const names = new Set(steps.map((s) => s.name));
-  for (const s of steps) g.setNode(s.name, { width: options.nodeWidth, height: options.nodeHeight });
+  for (const s of steps)
+    g.setNode(s.name, { width: options.nodeWidth, height: options.nodeHeight });
   const edges: { from: string; to: string }[] = [];
   for (const s of steps) {
     for (const input of new Set(s.inputs)) {
@@ -396,9 +405,13 @@ export function layoutDag(steps: readonly GraphStep[], options: DagLayoutOptions
     height: Math.max(graph.height ?? 0, options.nodeHeight + 24),
     nodes,
     edges: edges.map(({ from, to }) => {
-      const points = g.edge(from, to).points ?? [];
-      const path = points
-        .map((p, i) => `${i === 0 ? 'M' : 'L'}${p.x.toFixed(1)},${p.y.toFixed(1)}`)
+      // Annotated: under Node's resolution dagre's extensionless type imports read as `any`.
+      const edge: { points?: { x: number; y: number }[] } = g.edge(from, to);
+      const path = (edge.points ?? [])
+        .map(
+          (p: { x: number; y: number }, i: number) =>
+            `${i === 0 ? 'M' : 'L'}${p.x.toFixed(1)},${p.y.toFixed(1)}`,
+        )
         .join(' ');
       return { from, to, path };
     }),
