@@ -70,3 +70,22 @@ export function zoomStepRange(min: number, max: number): { minStep: number; maxS
   const maxStep = Math.ceil(Math.max(min, max));
   return { minStep, maxStep };
 }
+
+/**
+ * The step range of the points logged in the time window `[fromMs, toMs]`, for a chart zoomed on
+ * its time axis to ask the server for; undefined when no point falls in the window.
+ */
+export function stepsInTimeWindow(
+  points: readonly Metric[],
+  fromMs: number,
+  toMs: number,
+): { minStep: number; maxStep: number } | undefined {
+  let minStep = Number.POSITIVE_INFINITY;
+  let maxStep = Number.NEGATIVE_INFINITY;
+  for (const point of points) {
+    if (point.timestamp < fromMs || point.timestamp > toMs) continue;
+    minStep = Math.min(minStep, point.step);
+    maxStep = Math.max(maxStep, point.step);
+  }
+  return minStep <= maxStep ? { minStep, maxStep } : undefined;
+}

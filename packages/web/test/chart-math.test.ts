@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseSmoothing, smoothEma, zoomStepRange } from '../src/chart-math.js';
+import { parseSmoothing, smoothEma, stepsInTimeWindow, zoomStepRange } from '../src/chart-math.js';
 
 describe('smoothEma', () => {
   it('answers the values unchanged at weight 0', () => {
@@ -51,5 +51,19 @@ describe('chart URL state and zoom', () => {
   it('covers a fractional zoom with whole steps', () => {
     expect(zoomStepRange(10.2, 99.7)).toEqual({ minStep: 10, maxStep: 100 });
     expect(zoomStepRange(5, 3)).toEqual({ minStep: 3, maxStep: 5 });
+  });
+});
+
+describe('stepsInTimeWindow', () => {
+  const points = [0, 1, 2, 3, 4].map((step) => ({
+    key: 'loss',
+    value: step,
+    step: step * 10,
+    timestamp: 1000 + step * 100,
+  }));
+
+  it('answers the steps of the points logged in the window', () => {
+    expect(stepsInTimeWindow(points, 1100, 1300)).toEqual({ minStep: 10, maxStep: 30 });
+    expect(stepsInTimeWindow(points, 1150, 1160)).toBeUndefined();
   });
 });
