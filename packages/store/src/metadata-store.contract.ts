@@ -519,6 +519,66 @@ export function runMetadataStoreContract(
           ).rejects.toBeInstanceOf(NotFoundError);
         });
 
+        it('samples a long metric to each step interval’s lowest and highest point', async () => {
+          const { runId } = (await store.createRun(runInput(experimentId))).info;
+          // 1,000 steps with a sawtooth of period 10, a spike at 503 and a NaN at 250.
+          const metrics = Array.from({ length: 1000 }, (_, step) =>
+            point('saw', step === 503 ? 100 : step === 250 ? NaN : step % 10, step, step),
+          );
+          await store.logBatch(runId, { metrics, params: [], tags: [] });
+
+          const few = await store.sampleMetricSeries(runId, 'saw', {}, 500);
+          expect(few).toMatchObject({ totalPoints: 1000, sampled: false });
+          expect(few.steps).toEqual(metrics.map((m) => m.step));
+          expect(few.values.filter((v) => Number.isNaN(v))).toHaveLength(1);
+
+          // 20 intervals of 50 steps each: every interval's 0 and 9 (or the spike), in step order.
+          const sample = await store.sampleMetricSeries(runId, 'saw', {}, 20);
+          expect(sample).toMatchObject({ totalPoints: 1000, sampled: true });
+          expect(sample.steps[0]).toBe(0);
+          expect(sample.steps.at(-1)).toBe(999);
+          expect(sample.steps).toEqual([...sample.steps].sort((a, b) => a - b));
+          expect(sample.steps.length).toBeLessThanOrEqual(2 * 20 + 2);
+          expect(sample.values.some((v) => Number.isNaN(v))).toBe(false);
+          for (let b = 0; b < 20; b++) {
+            const inside = sample.steps
+              .map((step, i) => ({ step, value: sample.values[i] }))
+              .filter((p) => p.step >= b * 50 && p.step < (b + 1) * 50);
+            expect(inside.map((p) => p.value)).toContain(0);
+            expect(inside.map((p) => p.value)).toContain(b === 10 ? 100 : 9);
+          }
+          const index = sample.steps.indexOf(503);
+          expect(sample.values[index]).toBe(100);
+          expect(sample.timestamps[index]).toBe(503);
+
+          const ranged = await store.sampleMetricSeries(
+            runId,
+            'saw',
+            { minStep: 400, maxStep: 599 },
+            10,
+          );
+          expect(ranged).toMatchObject({ totalPoints: 200, sampled: true });
+          expect(ranged.steps[0]).toBe(400);
+          expect(ranged.steps.at(-1)).toBe(599);
+          expect(ranged.steps.every((s) => s >= 400 && s <= 599)).toBe(true);
+          expect(ranged.values).toContain(100);
+
+          const none = await store.sampleMetricSeries(runId, 'missing', {}, 10);
+          expect(none).toEqual({
+            steps: [],
+            timestamps: [],
+            values: [],
+            totalPoints: 0,
+            sampled: false,
+          });
+          await expect(
+            store.sampleMetricSeries('e'.repeat(32), 'saw', {}, 10),
+          ).rejects.toBeInstanceOf(NotFoundError);
+          await expect(store.sampleMetricSeries(runId, 'saw', {}, 0)).rejects.toBeInstanceOf(
+            InvalidParameterError,
+          );
+        });
+
         it('logs a large batch in one call', async () => {
           const { runId } = (await store.createRun(runInput(experimentId))).info;
           const metrics = Array.from({ length: 5000 }, (_, i) => point(`m${i % 50}`, i, i));

@@ -105,6 +105,14 @@ export interface MetricSeriesChunk {
   values: number[];
 }
 
+/** What {@link MetadataStore.sampleMetricSeries} answers: some points, sorted by step. */
+export interface MetricSeriesSample extends MetricSeriesChunk {
+  /** How many points the step range holds. */
+  totalPoints: number;
+  /** Whether the answer holds fewer points than the range (a MinMax preselection). */
+  sampled: boolean;
+}
+
 export interface MetricHistoryBulkIntervalQuery {
   runIds: string[];
   metricKey: string;
@@ -265,6 +273,20 @@ export interface MetadataStore {
     steps?: StepRange,
     chunkSize?: number,
   ): AsyncGenerator<MetricSeriesChunk, void, undefined>;
+  /**
+   * The points of one metric in a step range that a chart `buckets` pixels wide needs: when the
+   * range holds more than `4 * buckets` points, its first and last point and, in each of
+   * `buckets` equal step intervals, the point with the lowest and the one with the highest value
+   * (the MinMax preselection of MinMaxLTTB: aggregated by the database, so a million points cost
+   * a few thousand rows); NaN points are then left out. Otherwise every point of the range.
+   * Sorted by step, then timestamp.
+   */
+  sampleMetricSeries(
+    runId: string,
+    metricKey: string,
+    steps: StepRange,
+    buckets: number,
+  ): Promise<MetricSeriesSample>;
   /** Points of one metric across runs, sampled by step as MLflow's bulk-interval endpoint does. */
   getMetricHistoryBulkInterval(query: MetricHistoryBulkIntervalQuery): Promise<Metric[]>;
 

@@ -28,7 +28,7 @@ import type {
   Tag,
   ViewType,
 } from '@modelyard/core';
-import type { MetadataStore, MetricSeriesChunk, StepRange } from '@modelyard/store';
+import type { MetadataStore, MetricSeriesSample, StepRange } from '@modelyard/store';
 
 /** A search answer: the items and the token of the next page, if any. */
 export interface SearchResult<T> {
@@ -283,13 +283,17 @@ export class TrackingService {
     return this.store.streamMetricHistory(runId, key);
   }
 
-  /** One metric's points (or a step range of them) as column chunks, for charts. */
-  streamMetricSeries(
+  /**
+   * One metric's points in a step range as a chart `buckets` wide needs them (see
+   * `MetadataStore.sampleMetricSeries`): all of them, or a MinMax preselection for LTTB.
+   */
+  sampleMetricSeries(
     runId: string,
     key: string,
-    steps?: StepRange,
-  ): AsyncGenerator<MetricSeriesChunk, void, undefined> {
-    return this.store.streamMetricSeries(runId, key, steps);
+    steps: StepRange,
+    buckets: number,
+  ): Promise<MetricSeriesSample> {
+    return this.store.sampleMetricSeries(runId, key, steps, buckets);
   }
 
   getMetricHistoryBulkInterval(query: {

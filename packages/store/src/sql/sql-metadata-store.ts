@@ -51,6 +51,7 @@ import type {
   MetadataStore,
   MetricHistoryBulkIntervalQuery,
   MetricSeriesChunk,
+  MetricSeriesSample,
   Page,
   PageRequest,
   PutPipelineCacheEntryInput,
@@ -800,6 +801,99 @@ export class SqlMetadataStore implements MetadataStore {
       if (rows.length < chunkSize || last === undefined) return;
       after = last;
     }
+  }
+
+  async sampleMetricSeries(
+    runId: string,
+    metricKey: string,
+    steps: StepRange,
+    buckets: number,
+  ): Promise<MetricSeriesSample> {
+    if (!Number.isInteger(buckets) || buckets < 1) {
+      throw new InvalidParameterError(`buckets must be a positive integer, got ${buckets}.`);
+    }
+    await this.#requireRun(this.#db, runId);
+    const { minStep, maxStep } = steps;
+    const inRange = sql<SqlBool>`run_uuid = ${runId} AND key = ${metricKey}${
+      minStep === undefined ? sql`` : sql` AND step >= ${minStep}`
+    }${maxStep === undefined ? sql`` : sql` AND step <= ${maxStep}`}`;
+    const extent = await sql<{ n: number; lo: number | null; hi: number | null }>`
+      SELECT count(*) AS n, min(step) AS lo, max(step) AS hi FROM metrics WHERE ${inRange}`.execute(
+      this.#db,
+    );
+    const { n, lo, hi } = extent.rows[0] ?? { n: 0, lo: null, hi: null };
+    const totalPoints = n;
+    if (totalPoints <= 4 * buckets || lo === null || hi === null) {
+      const all: MetricSeriesSample = {
+        steps: [],
+        timestamps: [],
+        values: [],
+        totalPoints,
+        sampled: false,
+      };
+      for await (const chunk of this.streamMetricSeries(runId, metricKey, steps)) {
+        all.steps.push(...chunk.steps);
+        all.timestamps.push(...chunk.timestamps);
+        all.values.push(...chunk.values);
+      }
+      return all;
+    }
+    // Equal step intervals over [lo, hi]; a float width keeps huge step numbers exact enough.
+    const width = (hi - lo + 1) / buckets;
+    const offset = sql`(step - CAST(${lo} AS BIGINT)) / CAST(${width} AS DOUBLE PRECISION)`;
+    // The interval's index: SQLite's CAST truncates, PostgreSQL's rounds, so floor() there.
+    const bucket =
+      this.dialect === 'sqlite'
+        ? sql`CAST(${offset} AS INTEGER)`
+        : sql`CAST(floor(${offset}) AS BIGINT)`;
+    type Row = { step: number; timestamp: number; value: number; is_nan: number | boolean };
+    const extreme = (which: 'min' | 'max') =>
+      this.dialect === 'sqlite'
+        ? // SQLite: with one min() or max(), the bare columns come from that row.
+          sql<Row>`SELECT step, timestamp, ${sql.raw(which)}(value) AS value, 0 AS is_nan
+            FROM metrics WHERE ${inRange} AND is_nan = 0 GROUP BY ${bucket}`
+        : sql<Row>`SELECT DISTINCT ON (b) step, timestamp, value, is_nan FROM (
+            SELECT ${bucket} AS b, step, timestamp, value, is_nan FROM metrics
+            WHERE ${inRange} AND is_nan = 0) AS s
+            ORDER BY b, value ${sql.raw(which === 'min' ? 'ASC' : 'DESC')}, step, timestamp`;
+    const end = (direction: 'ASC' | 'DESC') => sql<Row>`
+      SELECT step, timestamp, value, is_nan FROM metrics WHERE ${inRange}
+      ORDER BY step ${sql.raw(direction)}, timestamp ${sql.raw(direction)} LIMIT 1`;
+    const picked: Row[] = [];
+    for (const query of [end('ASC'), extreme('min'), extreme('max'), end('DESC')]) {
+      picked.push(...(await query.execute(this.#db)).rows);
+    }
+    const points = picked
+      .map((r) => ({
+        step: r.step,
+        timestamp: r.timestamp,
+        value: decodeValue(r.value, r.is_nan),
+      }))
+      .sort((a, b) => a.step - b.step || a.timestamp - b.timestamp || a.value - b.value || 0);
+    const sample: MetricSeriesSample = {
+      steps: [],
+      timestamps: [],
+      values: [],
+      totalPoints,
+      sampled: true,
+    };
+    let previous: (typeof points)[number] | undefined;
+    for (const p of points) {
+      // A bucket's minimum and maximum, or an end, may be the same point: keep it once.
+      if (
+        previous !== undefined &&
+        previous.step === p.step &&
+        previous.timestamp === p.timestamp &&
+        Object.is(previous.value, p.value)
+      ) {
+        continue;
+      }
+      sample.steps.push(p.step);
+      sample.timestamps.push(p.timestamp);
+      sample.values.push(p.value);
+      previous = p;
+    }
+    return sample;
   }
 
   async getMetricHistoryBulkInterval(query: MetricHistoryBulkIntervalQuery): Promise<Metric[]> {
