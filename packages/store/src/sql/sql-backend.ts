@@ -10,8 +10,12 @@ import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import type { RawBuilder, SqlBool, SqliteDatabase } from 'kysely';
 import { YardError } from '@modelyard/core';
+import type { MetricSeriesSample } from '../metadata-store.js';
 import type { MetadataDatabase } from './database-schema.js';
 import { loadPg } from './pg-loader.js';
+import { SqliteSamplerPool } from './sqlite-sampler-pool.js';
+import { sampleSqliteSeries } from './series-sample.js';
+import type { SeriesSampleQuery } from './series-sample.js';
 
 /** A Kysely instance over the metadata schema (the root or a transaction). */
 export type Db = Kysely<MetadataDatabase>;
@@ -29,6 +33,11 @@ export interface SqlBackend {
   migrationTransaction<T>(fn: (trx: Db) => Promise<T>): Promise<T>;
   /** `column IN (values)` with the whole list bound as one parameter (no bound-parameter limit). */
   inList(column: string, values: readonly (string | number)[]): RawBuilder<SqlBool>;
+  /**
+   * SQLite: `MetadataStore.sampleMetricSeries` (the run already checked), on worker threads
+   * for a database file, on the connection itself for `:memory:`. PostgreSQL samples in SQL.
+   */
+  sampleSeries?: (query: SeriesSampleQuery) => Promise<MetricSeriesSample>;
   close(): Promise<void>;
 }
 
@@ -171,15 +180,24 @@ export function createSqliteBackend(path: string, options: SqliteBackendOptions 
       if (!draining) void drain();
     });
 
+  // A `:memory:` database exists only on this connection: it samples there.
+  const sampler = path === ':memory:' ? undefined : new SqliteSamplerPool(path);
   return {
     dialect: 'sqlite',
     db,
     write,
+    sampleSeries: (query) =>
+      sampler === undefined
+        ? Promise.resolve(sampleSqliteSeries(raw, query))
+        : sampler.sample(query),
     // The write lock of BEGIN IMMEDIATE is database-wide, so it also serialises migrations.
     migrationTransaction: write,
     inList: (column, values) =>
       sql<SqlBool>`${sql.ref(column)} IN (SELECT value FROM json_each(${JSON.stringify(values)}))`,
-    close: () => db.destroy(),
+    close: async () => {
+      await sampler?.close();
+      await db.destroy();
+    },
   };
 }
 

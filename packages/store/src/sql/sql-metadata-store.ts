@@ -81,6 +81,8 @@ import {
 } from './deployment-rows.js';
 import { evenlySpaced, sampleBulkIntervalSteps } from './metric-sampling.js';
 import { applyMigrations } from './migrations.js';
+import { sampleFromRows } from './series-sample.js';
+import type { SampledRow } from './series-sample.js';
 import {
   experimentSearchSql,
   loggedModelSearchSql,
@@ -814,6 +816,9 @@ export class SqlMetadataStore implements MetadataStore {
     }
     await this.#requireRun(this.#db, runId);
     const { minStep, maxStep } = steps;
+    const query = { runId, metricKey, minStep, maxStep, buckets };
+    if (this.#backend.sampleSeries) return this.#backend.sampleSeries(query);
+    // PostgreSQL: the same preselection, with DISTINCT ON for each interval's extreme point.
     const inRange = sql<SqlBool>`run_uuid = ${runId} AND key = ${metricKey}${
       minStep === undefined ? sql`` : sql` AND step >= ${minStep}`
     }${maxStep === undefined ? sql`` : sql` AND step <= ${maxStep}`}`;
@@ -822,78 +827,39 @@ export class SqlMetadataStore implements MetadataStore {
       this.#db,
     );
     const { n, lo, hi } = extent.rows[0] ?? { n: 0, lo: null, hi: null };
-    const totalPoints = n;
-    if (totalPoints <= 4 * buckets || lo === null || hi === null) {
-      const all: MetricSeriesSample = {
-        steps: [],
-        timestamps: [],
-        values: [],
-        totalPoints,
-        sampled: false,
-      };
+    type Row = { step: number; timestamp: number; value: number; is_nan: number };
+    const toSampled = (r: Row): SampledRow => ({ ...r, isNan: r.is_nan === 1 });
+    if (n <= 4 * buckets || lo === null || hi === null) {
+      const all: SampledRow[] = [];
       for await (const chunk of this.streamMetricSeries(runId, metricKey, steps)) {
-        all.steps.push(...chunk.steps);
-        all.timestamps.push(...chunk.timestamps);
-        all.values.push(...chunk.values);
+        chunk.steps.forEach((step, i) => {
+          const value = chunk.values[i] ?? NaN;
+          all.push({
+            step,
+            timestamp: chunk.timestamps[i] ?? 0,
+            value,
+            isNan: Number.isNaN(value),
+          });
+        });
       }
-      return all;
+      return sampleFromRows(all, n, false);
     }
-    // Equal step intervals over [lo, hi]; a float width keeps huge step numbers exact enough.
+    // Equal step intervals over [lo, hi]; PostgreSQL's CAST rounds, so floor() first.
     const width = (hi - lo + 1) / buckets;
-    const offset = sql`(step - CAST(${lo} AS BIGINT)) / CAST(${width} AS DOUBLE PRECISION)`;
-    // The interval's index: SQLite's CAST truncates, PostgreSQL's rounds, so floor() there.
-    const bucket =
-      this.dialect === 'sqlite'
-        ? sql`CAST(${offset} AS INTEGER)`
-        : sql`CAST(floor(${offset}) AS BIGINT)`;
-    type Row = { step: number; timestamp: number; value: number; is_nan: number | boolean };
-    const extreme = (which: 'min' | 'max') =>
-      this.dialect === 'sqlite'
-        ? // SQLite: with one min() or max(), the bare columns come from that row.
-          sql<Row>`SELECT step, timestamp, ${sql.raw(which)}(value) AS value, 0 AS is_nan
-            FROM metrics WHERE ${inRange} AND is_nan = 0 GROUP BY ${bucket}`
-        : sql<Row>`SELECT DISTINCT ON (b) step, timestamp, value, is_nan FROM (
-            SELECT ${bucket} AS b, step, timestamp, value, is_nan FROM metrics
-            WHERE ${inRange} AND is_nan = 0) AS s
-            ORDER BY b, value ${sql.raw(which === 'min' ? 'ASC' : 'DESC')}, step, timestamp`;
-    const end = (direction: 'ASC' | 'DESC') => sql<Row>`
+    const bucket = sql`CAST(floor((step - CAST(${lo} AS BIGINT)) / CAST(${width} AS DOUBLE PRECISION)) AS BIGINT)`;
+    const extreme = (order: 'ASC' | 'DESC') => sql<Row>`
+      SELECT DISTINCT ON (b) step, timestamp, value, is_nan FROM (
+        SELECT ${bucket} AS b, step, timestamp, value, is_nan FROM metrics
+        WHERE ${inRange} AND is_nan = 0) AS s
+      ORDER BY b, value ${sql.raw(order)}, step, timestamp`;
+    const end = (order: 'ASC' | 'DESC') => sql<Row>`
       SELECT step, timestamp, value, is_nan FROM metrics WHERE ${inRange}
-      ORDER BY step ${sql.raw(direction)}, timestamp ${sql.raw(direction)} LIMIT 1`;
-    const picked: Row[] = [];
-    for (const query of [end('ASC'), extreme('min'), extreme('max'), end('DESC')]) {
-      picked.push(...(await query.execute(this.#db)).rows);
+      ORDER BY step ${sql.raw(order)}, timestamp ${sql.raw(order)} LIMIT 1`;
+    const rows: SampledRow[] = [];
+    for (const q of [end('ASC'), extreme('ASC'), extreme('DESC'), end('DESC')]) {
+      rows.push(...(await q.execute(this.#db)).rows.map(toSampled));
     }
-    const points = picked
-      .map((r) => ({
-        step: r.step,
-        timestamp: r.timestamp,
-        value: decodeValue(r.value, r.is_nan),
-      }))
-      .sort((a, b) => a.step - b.step || a.timestamp - b.timestamp || a.value - b.value || 0);
-    const sample: MetricSeriesSample = {
-      steps: [],
-      timestamps: [],
-      values: [],
-      totalPoints,
-      sampled: true,
-    };
-    let previous: (typeof points)[number] | undefined;
-    for (const p of points) {
-      // A bucket's minimum and maximum, or an end, may be the same point: keep it once.
-      if (
-        previous !== undefined &&
-        previous.step === p.step &&
-        previous.timestamp === p.timestamp &&
-        Object.is(previous.value, p.value)
-      ) {
-        continue;
-      }
-      sample.steps.push(p.step);
-      sample.timestamps.push(p.timestamp);
-      sample.values.push(p.value);
-      previous = p;
-    }
-    return sample;
+    return sampleFromRows(rows, n, true);
   }
 
   async getMetricHistoryBulkInterval(query: MetricHistoryBulkIntervalQuery): Promise<Metric[]> {
