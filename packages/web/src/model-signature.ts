@@ -9,9 +9,9 @@
  *   params: null
  * ```
  *
- * Only that block is read (a full YAML parser is not worth its weight here): the values may be
- * single-quoted, double-quoted or plain scalars, folded over several lines as YAML allows.
+ * The file is read with the `yaml` package (the server reads `MLmodel` files with it too).
  */
+import { parse as parseYaml } from 'yaml';
 
 /** One input or output of a signature, as the page lists it. */
 export interface SignatureField {
@@ -68,81 +68,15 @@ export function mlModelPath(path: string): string {
   return path === '' ? 'MLmodel' : `${path}/MLmodel`;
 }
 
-/** Indentation of a line (spaces). */
-function indentOf(line: string): number {
-  return line.length - line.trimStart().length;
-}
-
-/**
- * A YAML flow scalar that starts on `first` (the text after `key:`) and may continue on
- * `rest` (the following lines, more indented than the key). Folding: line breaks become spaces,
- * an empty line a newline.
- */
-function readScalar(first: string, rest: string[], keyIndent: number): string | null {
-  const lines = [first];
-  for (const line of rest) {
-    if (line.trim() !== '' && indentOf(line) <= keyIndent) break;
-    lines.push(line);
-  }
-  const quote = first.startsWith("'") ? "'" : first.startsWith('"') ? '"' : undefined;
-  if (quote === undefined) {
-    // Plain scalar: up to the next line that is less indented; `#` after a space is a comment.
-    const text = fold(lines.map((l) => l.replace(/\s+#.*$/, '')));
-    return text === '' || text === 'null' || text === '~' ? null : text;
-  }
-  // Quoted: find the closing quote, across lines.
-  const joined = lines.join('\n');
-  let out = '';
-  for (let i = 1; i < joined.length; i += 1) {
-    const c = joined.charAt(i);
-    if (quote === "'" && c === "'") {
-      if (joined.charAt(i + 1) === "'") {
-        out += "'";
-        i += 1;
-        continue;
-      }
-      return fold(out.split('\n'));
+/** A side of a signature: MLflow writes it as a JSON text; a YAML list is taken as it is. */
+function parseFields(raw: unknown, which: string): SignatureField[] {
+  let value = raw;
+  if (typeof raw === 'string') {
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      throw new Error(`the signature's ${which} are not JSON: ${raw.slice(0, 80)}`);
     }
-    if (quote === '"' && c === '\\') {
-      const next = joined.charAt(i + 1);
-      const escapes: Record<string, string> = { n: '\n', t: '\t', '"': '"', '\\': '\\', '/': '/' };
-      if (next === '\n') {
-        i += 1;
-        continue;
-      }
-      out += escapes[next] ?? next;
-      i += 1;
-      continue;
-    }
-    if (quote === '"' && c === '"') return fold(out.split('\n'));
-    out += c;
-  }
-  throw new Error(`the signature's value starting ${first.slice(0, 40)} has no closing quote`);
-}
-
-/** YAML line folding: each break between two lines is a space, an empty line a newline. */
-function fold(lines: string[]): string {
-  let out = '';
-  let pendingBreaks = 0;
-  lines.forEach((raw, i) => {
-    const line = i === 0 ? raw.trimEnd() : raw.trim();
-    if (line === '' && i > 0) {
-      pendingBreaks += 1;
-      return;
-    }
-    if (i > 0 && out !== '') out += pendingBreaks > 0 ? '\n'.repeat(pendingBreaks) : ' ';
-    pendingBreaks = 0;
-    out += line;
-  });
-  return out.trim();
-}
-
-function parseFields(json: string, which: string): SignatureField[] {
-  let value: unknown;
-  try {
-    value = JSON.parse(json);
-  } catch {
-    throw new Error(`the signature's ${which} are not JSON: ${json.slice(0, 80)}`);
   }
   if (!Array.isArray(value)) throw new Error(`the signature's ${which} are not a list`);
   return value.map((item: unknown, i) => {
@@ -174,31 +108,22 @@ function parseFields(json: string, which: string): SignatureField[] {
 
 /**
  * The signature declared in an `MLmodel` file's text, or undefined when it declares none.
- * @throws Error saying what is malformed in the signature block.
+ * @throws Error saying what is malformed: the YAML, or the signature in it.
  */
 export function signatureFromMlModel(text: string): ModelSignatureView | undefined {
-  const lines = text.replace(/\r\n?/g, '\n').split('\n');
-  const start = lines.findIndex((l) => /^signature:\s*(#.*)?$/.test(l));
-  if (start < 0) return undefined;
-  const block: string[] = [];
-  for (const line of lines.slice(start + 1)) {
-    if (line.trim() !== '' && indentOf(line) === 0) break;
-    block.push(line);
+  let document: unknown;
+  try {
+    document = parseYaml(text);
+  } catch (error) {
+    throw new Error(`the MLmodel file is not YAML: ${(error as Error).message}`);
   }
-  const keyIndent = Math.min(
-    ...block.filter((l) => l.trim() !== '').map(indentOf),
-    Number.POSITIVE_INFINITY,
-  );
+  if (typeof document !== 'object' || document === null) return undefined;
+  const signature = (document as Record<string, unknown>)['signature'];
+  if (signature === undefined || signature === null) return undefined;
+  if (typeof signature !== 'object') throw new Error('the signature is not a mapping');
   const read = (key: 'inputs' | 'outputs'): SignatureField[] | null => {
-    const at = block.findIndex((l) => indentOf(l) === keyIndent && l.trim().startsWith(`${key}:`));
-    if (at < 0) return null;
-    const line = block[at] ?? '';
-    const first = line
-      .trim()
-      .slice(key.length + 1)
-      .trim();
-    const value = readScalar(first, block.slice(at + 1), keyIndent);
-    return value === null ? null : parseFields(value, key);
+    const value = (signature as Record<string, unknown>)[key];
+    return value === undefined || value === null ? null : parseFields(value, key);
   };
   return { inputs: read('inputs'), outputs: read('outputs') };
 }

@@ -55,7 +55,7 @@ describe('the signature of an MLmodel file', () => {
     );
   });
 
-  it('reads a plain (unquoted) value and a missing side', () => {
+  it('reads an unquoted (YAML list) side and a missing side', () => {
     const text = 'signature:\n  inputs: [{"type": "float"}]   # a comment\n';
     expect(signatureFromMlModel(text)).toEqual({
       inputs: [{ name: null, type: 'float', shape: null, required: true }],
@@ -71,7 +71,7 @@ describe('the signature of an MLmodel file', () => {
     expect(() => signatureFromMlModel("signature:\n  inputs: '[{oops'\n")).toThrow(
       "the signature's inputs are not JSON: [{oops",
     );
-    expect(() => signatureFromMlModel("signature:\n  inputs: '[1,\n")).toThrow(/no closing quote/);
+    expect(() => signatureFromMlModel("signature:\n  inputs: '[1,\n")).toThrow(/not YAML/);
   });
 });
 
