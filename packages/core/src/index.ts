@@ -16,3 +16,4 @@ export * from './pipeline-cache.js';
 export * from './step-runs.js';
 export * from './version.js';
 export * from './lttb.js';
+export * from './pipeline-run.js';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { STEP_RUN_OUTPUT_INLINE_MAX } from '@modelyard/core';
+import { PIPELINE_TAGS, STEP_RUN_OUTPUT_INLINE_MAX } from '@modelyard/core';
 import type { StepRunRecord } from '@modelyard/core';
 import type { YardClient } from '@modelyard/client';
 import type { Pipeline } from './pipeline.js';
@@ -9,26 +9,8 @@ import type { StepContext } from './step.js';
 import { createStepContext } from './step-context.js';
 import { StepRecorder } from './step-recorder.js';
 
-/** Tag keys written on pipeline runs. */
-export const TAGS = {
-  pipeline: 'modelyard.pipeline.name',
-  pipelineRunId: 'modelyard.pipeline.run_id',
-  codeDigest: 'modelyard.pipeline.code_digest',
-  bundleDigest: 'modelyard.pipeline.bundle_digest',
-  seed: 'modelyard.pipeline.seed',
-  summary: 'modelyard.pipeline.summary',
-  resumedFrom: 'modelyard.pipeline.resumed_from',
-  executor: 'modelyard.pipeline.executor',
-  step: 'modelyard.step.name',
-  stepItem: 'modelyard.step.item',
-  stepKey: 'modelyard.step.cache_key',
-  stepCode: 'modelyard.step.code_digest',
-  stepDigest: 'modelyard.step.output_digest',
-  stepAttempts: 'modelyard.step.attempts',
-  stepWorker: 'modelyard.step.worker',
-  stepLost: 'modelyard.step.lost',
-  parentRun: 'mlflow.parentRunId',
-} as const;
+/** Tag keys written on pipeline runs (`PIPELINE_TAGS` of core, which the web UI shares). */
+export const TAGS = PIPELINE_TAGS;
 
 /**
  * A producer's output as a consumer receives it: one stored blob (`digest`), or for a `map`

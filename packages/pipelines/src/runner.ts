@@ -1,6 +1,12 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { InvalidParameterError, PIPELINE_CACHE_LOOKUP_SCOPES_MAX } from '@modelyard/core';
-import type { PipelineCacheEntry } from '@modelyard/core';
+import type {
+  PipelineCacheEntry,
+  RunSummary,
+  StepStatus,
+  StepSummary,
+  UnitSummary,
+} from '@modelyard/core';
 import type { YardClient } from '@modelyard/client';
 import { YardClientError } from '@modelyard/client';
 import { resolveParams } from './params.js';
@@ -14,53 +20,8 @@ import type { PipelineBundle } from './load.js';
 import { StepRecorder } from './step-recorder.js';
 import { StepThreadPool, withStepThreads } from './threads.js';
 
-/** Where a step stands in a run. */
-export type StepStatus = 'pending' | 'running' | 'succeeded' | 'cached' | 'failed' | 'skipped';
-
-/** One call of a step (a task step has one; a map step one per item). */
-export interface UnitSummary {
-  status: StepStatus;
-  cached: boolean;
-  attempts: number;
-  durationMs: number;
-  /** The cache key (sha256 of code, params and input identities). */
-  key: string | null;
-  /** `sha256:<hex>` of the stored output. */
-  outputDigest: string | null;
-  /** The tracking run that produced the output (for a cached one: the earlier run's). */
-  runId: string | null;
-  /** For a cached output: the pipeline run that produced it. */
-  cachedFrom: string | null;
-  error: string | null;
-  /** Who ran it, when not this process (a worker thread, `yard worker` host:pid). */
-  worker?: string;
-}
-
-/** A step in a run's summary. */
-export interface StepSummary extends UnitSummary {
-  name: string;
-  kind: 'task' | 'map';
-  /** The steps it consumes. */
-  inputs: string[];
-  /** Map steps: each item's call. */
-  items?: (UnitSummary & { index: number })[];
-}
-
-/** A pipeline run's summary: `yard run --json` prints it; it is stored with the run. */
-export interface RunSummary {
-  pipeline: string;
-  pipelineRunId: string;
-  trackingRunId: string;
-  experimentId: string;
-  status: 'running' | 'succeeded' | 'failed';
-  startedAt: number;
-  endedAt: number | null;
-  params: Record<string, unknown>;
-  seed: number;
-  codeDigest: string;
-  resumedFrom: string | null;
-  steps: StepSummary[];
-}
+// The summary's types live in core, which the web UI that draws them shares.
+export type { RunSummary, StepStatus, StepSummary, UnitSummary };
 
 /** Progress of a run, for progress views. */
 export type RunEvent =

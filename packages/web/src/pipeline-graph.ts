@@ -5,29 +5,16 @@
  * `modelyard.pipeline.summary`. While it runs there is no summary yet: each call of a step is a
  * nested tracking run tagged `modelyard.step.*`, from which a partial view is built.
  *
- * The web UI may not import `@modelyard/pipelines` (it runs in Node), so the tag names and the
- * summary's shape are mirrored here; the unit tests decode summaries written by the SDK itself.
+ * The tag names and the summary's types come from `@modelyard/core`, which the SDK writes them
+ * with (the web UI may not import `@modelyard/pipelines`: it runs in Node); the stored envelope
+ * is read here, and the unit tests decode summaries written by the SDK itself.
  */
 import dagre from '@dagrejs/dagre';
-import type { Run } from '@modelyard/core';
+import { PIPELINE_TAGS } from '@modelyard/core';
+import type { Run, RunSummary, StepStatus, StepSummary, UnitSummary } from '@modelyard/core';
 
-/** Tag keys the pipelines SDK writes (mirrors `TAGS` in `@modelyard/pipelines`). */
-export const PIPELINE_TAGS = {
-  pipeline: 'modelyard.pipeline.name',
-  pipelineRunId: 'modelyard.pipeline.run_id',
-  summary: 'modelyard.pipeline.summary',
-  executor: 'modelyard.pipeline.executor',
-  step: 'modelyard.step.name',
-  stepItem: 'modelyard.step.item',
-  stepDigest: 'modelyard.step.output_digest',
-  stepAttempts: 'modelyard.step.attempts',
-  stepWorker: 'modelyard.step.worker',
-  stepLost: 'modelyard.step.lost',
-  parentRun: 'mlflow.parentRunId',
-} as const;
-
-/** Where a step stands in a run (the SDK's `StepStatus`). */
-export type StepStatus = 'pending' | 'running' | 'succeeded' | 'cached' | 'failed' | 'skipped';
+export { PIPELINE_TAGS };
+export type { RunSummary, StepStatus, StepSummary, UnitSummary };
 
 const STEP_STATUSES: readonly StepStatus[] = [
   'pending',
@@ -37,44 +24,6 @@ const STEP_STATUSES: readonly StepStatus[] = [
   'failed',
   'skipped',
 ];
-
-/** One call of a step (the SDK's `UnitSummary`). */
-export interface UnitSummary {
-  status: StepStatus;
-  cached: boolean;
-  attempts: number;
-  durationMs: number;
-  key: string | null;
-  outputDigest: string | null;
-  runId: string | null;
-  cachedFrom: string | null;
-  error: string | null;
-  worker?: string;
-}
-
-/** A step in a run's summary (the SDK's `StepSummary`). */
-export interface StepSummary extends UnitSummary {
-  name: string;
-  kind: 'task' | 'map';
-  inputs: string[];
-  items?: (UnitSummary & { index: number })[];
-}
-
-/** A pipeline run's stored summary (the SDK's `RunSummary`). */
-export interface RunSummary {
-  pipeline: string;
-  pipelineRunId: string;
-  trackingRunId: string;
-  experimentId: string;
-  status: 'running' | 'succeeded' | 'failed';
-  startedAt: number;
-  endedAt: number | null;
-  params: Record<string, unknown>;
-  seed: number;
-  codeDigest: string;
-  resumedFrom: string | null;
-  steps: StepSummary[];
-}
 
 /** A stored output's envelope, opened: its kind, its header and the bytes after it. */
 export interface Envelope {
