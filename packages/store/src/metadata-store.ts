@@ -265,7 +265,7 @@ export interface MetadataStore {
   ): AsyncGenerator<Metric[], void, undefined>;
   /**
    * The points of {@link MetadataStore.streamMetricHistory} as column chunks of step, timestamp
-   * and value only: no per-point objects, the fast path for charts and downsampling.
+   * and value (charts read a long series through {@link MetadataStore.sampleMetricSeries}).
    */
   streamMetricSeries(
     runId: string,

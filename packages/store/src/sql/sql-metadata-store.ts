@@ -766,42 +766,12 @@ export class SqlMetadataStore implements MetadataStore {
     steps: StepRange = {},
     chunkSize = 20_000,
   ): AsyncGenerator<MetricSeriesChunk, void, undefined> {
-    await this.#requireRun(this.#db, runId);
-    const { minStep, maxStep } = steps;
-    // The keyset paging of streamMetricHistory, reading four columns instead of every one.
-    let after: { step: number; timestamp: number; value: number; is_nan: number } | null = null;
-    for (;;) {
-      let query = this.#db
-        .selectFrom('metrics')
-        .select(['step', 'timestamp', 'value', 'is_nan'])
-        .where('run_uuid', '=', runId)
-        .where('key', '=', metricKey);
-      if (minStep !== undefined) query = query.where('step', '>=', minStep);
-      if (maxStep !== undefined) query = query.where('step', '<=', maxStep);
-      if (after !== null) {
-        query = query.where(
-          sql<SqlBool>`(step, timestamp, value, is_nan) > (${after.step}, ${after.timestamp}, ${after.value}, ${after.is_nan})`,
-        );
-      }
-      const rows = await query
-        .orderBy('step')
-        .orderBy('timestamp')
-        .orderBy('value')
-        .orderBy('is_nan')
-        .limit(chunkSize)
-        .execute();
-      if (rows.length > 0) {
-        const chunk: MetricSeriesChunk = { steps: [], timestamps: [], values: [] };
-        for (const r of rows) {
-          chunk.steps.push(r.step);
-          chunk.timestamps.push(r.timestamp);
-          chunk.values.push(decodeValue(r.value, r.is_nan));
-        }
-        yield chunk;
-      }
-      const last = rows.at(-1);
-      if (rows.length < chunkSize || last === undefined) return;
-      after = last;
+    for await (const metrics of this.streamMetricHistory(runId, metricKey, chunkSize, steps)) {
+      yield {
+        steps: metrics.map((m) => m.step),
+        timestamps: metrics.map((m) => m.timestamp),
+        values: metrics.map((m) => m.value),
+      };
     }
   }
 
@@ -831,16 +801,8 @@ export class SqlMetadataStore implements MetadataStore {
     const toSampled = (r: Row): SampledRow => ({ ...r, isNan: r.is_nan === 1 });
     if (n <= 4 * buckets || lo === null || hi === null) {
       const all: SampledRow[] = [];
-      for await (const chunk of this.streamMetricSeries(runId, metricKey, steps)) {
-        chunk.steps.forEach((step, i) => {
-          const value = chunk.values[i] ?? NaN;
-          all.push({
-            step,
-            timestamp: chunk.timestamps[i] ?? 0,
-            value,
-            isNan: Number.isNaN(value),
-          });
-        });
+      for await (const metrics of this.streamMetricHistory(runId, metricKey, 20_000, steps)) {
+        for (const m of metrics) all.push({ ...m, isNan: Number.isNaN(m.value) });
       }
       return sampleFromRows(all, n, false);
     }
