@@ -39,6 +39,9 @@ export interface AppOptions {
   webRoot?: string | false;
 }
 
+/** pino levels at which the per-request debug line is written. */
+const DEBUG_LEVELS: ReadonlySet<string> = new Set(['debug', 'trace']);
+
 /** The services behind the routes, for callers embedding the app (tests, the CLI). */
 export interface AppServices {
   tracking: TrackingService;
@@ -65,14 +68,24 @@ export function buildApp(options: AppOptions): FastifyInstance & { services: App
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1000 },
   });
 
-  app.addHook('onSend', async (request, reply) => {
-    reply.header('x-request-id', request.id);
+  // Callback hooks, not async ones: they run on every request, inference included.
+  app.addHook('onSend', (request, reply, payload, done) => {
+    void reply.header('x-request-id', request.id);
+    done(null, payload);
   });
-  app.addHook('onResponse', async (request, reply) => {
-    request.log.debug(
-      { method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime },
-      'request',
-    );
+  app.addHook('onResponse', (request, reply, done) => {
+    if (DEBUG_LEVELS.has(request.log.level)) {
+      request.log.debug(
+        {
+          method: request.method,
+          url: request.url,
+          status: reply.statusCode,
+          ms: reply.elapsedTime,
+        },
+        'request',
+      );
+    }
+    done();
   });
 
   // MLflow's Python client sends NaN/Infinity as bare tokens or as strings; GETs carry no body.

@@ -214,31 +214,33 @@ export class PooledModel implements LoadedModel {
 
   #checkInputs(inputs: ModelInputs): WireTensor[] {
     const entries = inputEntries(inputs);
-    const given = new Set<string>();
     const wire: WireTensor[] = [];
-    const context = { model: this.name, expected: this.inputs.map(describeSpec) };
+    // Built only for an error: this runs on every request.
+    const context = (): Record<string, unknown> => ({
+      model: this.name,
+      expected: this.inputs.map(describeSpec),
+    });
     for (const [name, tensor] of entries) {
-      given.add(name);
       const spec = this.#specsByName.get(name);
       if (spec === undefined) {
         throw new InvalidParameterError(
           `Model '${this.name}' has no input '${name}'; its inputs are ` +
             `${this.inputs.map(describeSpec).join(', ')}.`,
-          { ...context, input: name },
+          { ...context(), input: name },
         );
       }
       if (tensor.datatype !== spec.datatype) {
         throw new InvalidParameterError(
           `Input '${name}' has datatype ${tensor.datatype}, but model '${this.name}' expects ` +
             `${spec.datatype} ${formatShape(spec.shape)}.`,
-          { ...context, input: name, datatype: tensor.datatype, expectedDatatype: spec.datatype },
+          { ...context(), input: name, datatype: tensor.datatype, expectedDatatype: spec.datatype },
         );
       }
       if (!isShapeCompatible(tensor.shape, spec.shape)) {
         throw new InvalidParameterError(
           `Input '${name}' has shape ${formatShape(tensor.shape)}, but model '${this.name}' ` +
             `expects ${formatShape(spec.shape)} (${spec.datatype}; -1 is any size).`,
-          { ...context, input: name, shape: tensor.shape, expectedShape: spec.shape },
+          { ...context(), input: name, shape: tensor.shape, expectedShape: spec.shape },
         );
       }
       const count = elementCount(tensor.shape);
@@ -246,17 +248,19 @@ export class PooledModel implements LoadedModel {
         throw new InvalidParameterError(
           `Input '${name}' has ${tensor.data.length} elements, but its shape ` +
             `${formatShape(tensor.shape)} needs ${count}.`,
-          { ...context, input: name, elements: tensor.data.length, expectedElements: count },
+          { ...context(), input: name, elements: tensor.data.length, expectedElements: count },
         );
       }
       wire.push(this.#codec.toWire(name, tensor));
     }
+    if (wire.length === this.inputs.length) return wire;
+    const given = new Set(wire.map((tensor) => tensor.name));
     const missing = this.inputs.filter((spec) => !given.has(spec.name));
     if (missing.length > 0) {
       throw new InvalidParameterError(
         `Model '${this.name}' needs input${missing.length > 1 ? 's' : ''} ` +
           `${missing.map(describeSpec).join(', ')}, which the request lacks.`,
-        { ...context, missing: missing.map((spec) => spec.name) },
+        { ...context(), missing: missing.map((spec) => spec.name) },
       );
     }
     return wire;
@@ -303,15 +307,17 @@ export class PooledModel implements LoadedModel {
   async infer(inputs: ModelInputs, options: InferOptions = {}): Promise<Record<string, Tensor>> {
     const wire = this.#checkInputs(inputs);
     const outputNames = this.#checkRequestedOutputs(options.requestedOutputs);
-    // Shapes are known before the send (which may detach the buffers) for the error message.
-    const received = wire.map((t) => `${t.name} ${t.type} ${formatShape(t.dims)}`).join(', ');
     const transfer = options.transferInputs === true;
     // Validated above, so a request that joins a batch cannot make the batch fail.
     const reply =
       this.#batcher === undefined
         ? await this.pool.run(wire, outputNames, transfer)
         : await this.#batcher.submit(wire, outputNames, transfer);
-    if (!reply.ok) throw this.#codec.failure(this, reply, received);
+    if (!reply.ok) {
+      // Names, types and dims survive the send (only the data buffers may be detached).
+      const received = wire.map((t) => `${t.name} ${t.type} ${formatShape(t.dims)}`).join(', ');
+      throw this.#codec.failure(this, reply, received);
+    }
     const result: Record<string, Tensor> = {};
     for (const output of reply.outputs) result[output.name] = this.#codec.fromWire(output);
     if (this.#codec.checkOutputs === true) {
