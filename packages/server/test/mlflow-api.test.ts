@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer } from './support/test-server.js';
@@ -328,6 +329,34 @@ describe('MLflow artifact proxy', () => {
         expect({ path, method, status }).toEqual({ path, method, status: 400 });
       }
     }
+  });
+
+  it("never writes into the server's content-addressed blobs folder", async () => {
+    const body = Buffer.from('a cached step output');
+    const hex = createHash('sha256').update(body).digest('hex');
+    const stored = await fetch(`${server.url}/api/v1/blobs/sha256/${hex}`, { method: 'PUT', body });
+    expect(stored.status).toBeLessThan(300);
+    for (const path of [`blobs/sha256/${hex.slice(0, 2)}/${hex}`, `./blobs/sha256/x`, 'blobs']) {
+      const put = await fetch(`${server.url}/api/2.0/mlflow-artifacts/artifacts/${path}`, {
+        method: 'PUT',
+        body: 'poisoned',
+      });
+      expect(put.status).toBe(403);
+      const error = (await put.json()) as { error_code: string; message: string };
+      expect(error.error_code).toBe('PERMISSION_DENIED');
+      expect(error.message).toContain('/api/v1/blobs/sha256/');
+      const del = await fetch(`${server.url}/api/2.0/mlflow-artifacts/artifacts/${path}`, {
+        method: 'DELETE',
+      });
+      expect(del.status).toBe(403);
+      const mpu = await server.call('POST', `/api/2.0/mlflow-artifacts/mpu/create/${path}`, {
+        path,
+        num_parts: 1,
+      });
+      expect(mpu.status).toBe(403);
+    }
+    const blob = await fetch(`${server.url}/api/v1/blobs/sha256/${hex}`);
+    expect(Buffer.from(await blob.arrayBuffer())).toEqual(body);
   });
 
   it('assembles a multipart upload from part URLs it hands out', async () => {

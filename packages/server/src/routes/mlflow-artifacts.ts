@@ -1,9 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { InvalidParameterError } from '@modelyard/core';
+import { InvalidParameterError, YardError } from '@modelyard/core';
 import { resolveArtifactPath } from '@modelyard/store';
 import type { ArtifactStore } from '@modelyard/store';
 import { RequestReader } from '../request-reader.js';
 import { joinArtifactPath, proxiedArtifactPath } from '../services/artifact-uris.js';
+import { BLOB_FOLDER } from '../services/blob-service.js';
 import type { TrackingService } from '../services/tracking-service.js';
 import { mlflowRoute } from './mlflow-routing.js';
 
@@ -12,6 +13,31 @@ const ARTIFACT_PREFIXES = ['/api/2.0/mlflow-artifacts', '/ajax-api/2.0/mlflow-ar
 function wildcardPath(request: FastifyRequest): string {
   const params = request.params as Record<string, string | undefined>;
   return params['*'] ?? '';
+}
+
+/** The artifact store's top-level folder that the server keeps for itself (content-addressed blobs). */
+const RESERVED_FOLDER = BLOB_FOLDER.split('/')[0] ?? 'blobs';
+
+/**
+ * The store path a proxy write (upload, multipart upload, delete) goes to.
+ *
+ * @throws YardError `PERMISSION_DENIED` for a path under the server's own `blobs/` folder: blobs
+ *   are written only through `PUT /api/v1/blobs/sha256/{hex}`, which checks the content against
+ *   its digest, so that nobody can replace a cached step output or a pipeline bundle through the
+ *   proxy.
+ */
+function writablePath(request: FastifyRequest): string {
+  const path = joinArtifactPath('', wildcardPath(request));
+  if (path === RESERVED_FOLDER || path.startsWith(`${RESERVED_FOLDER}/`)) {
+    throw new YardError(
+      'PERMISSION_DENIED',
+      `The artifact path '${path}' is in '${RESERVED_FOLDER}/', which holds the server's ` +
+        'content-addressed blobs; the mlflow-artifacts proxy does not write there. Upload run ' +
+        "artifacts under their run's folder, and blobs with PUT /api/v1/blobs/sha256/{hex}.",
+      { path },
+    );
+  }
+  return path;
 }
 
 function basename(path: string): string {
@@ -79,15 +105,15 @@ export function registerMlflowArtifactRoutes(
           .send(file.body);
       });
       scope.put(`${prefix}/artifacts/*`, async (request, reply) => {
-        await artifacts.put(joinArtifactPath('', wildcardPath(request)), request.raw);
+        await artifacts.put(writablePath(request), request.raw);
         return sendJson(reply, {});
       });
       scope.delete(`${prefix}/artifacts/*`, async (request, reply) => {
-        await artifacts.delete(joinArtifactPath('', wildcardPath(request)));
+        await artifacts.delete(writablePath(request));
         return sendJson(reply, {});
       });
       scope.post(`${prefix}/mpu/create/*`, async (request, reply) => {
-        const path = joinArtifactPath('', wildcardPath(request));
+        const path = writablePath(request);
         const body = await readJsonBody(request);
         const numParts = body.optInt('num_parts') ?? 1;
         if (numParts < 1 || numParts > 10_000) {
@@ -108,7 +134,7 @@ export function registerMlflowArtifactRoutes(
       scope.put(`${prefix}/mpu/upload/*`, async (request, reply) => {
         const q = RequestReader.of(request.query);
         const part = await artifacts.uploadPart(
-          joinArtifactPath('', wildcardPath(request)),
+          writablePath(request),
           q.string('upload_id'),
           q.int('part_number'),
           request.raw,
@@ -122,7 +148,7 @@ export function registerMlflowArtifactRoutes(
           return { partNumber: pr.int('part_number'), etag: pr.string('etag') };
         });
         await artifacts.completeMultipartUpload(
-          joinArtifactPath('', wildcardPath(request)),
+          writablePath(request),
           body.string('upload_id'),
           parts,
         );
@@ -130,10 +156,7 @@ export function registerMlflowArtifactRoutes(
       });
       scope.post(`${prefix}/mpu/abort/*`, async (request, reply) => {
         const body = await readJsonBody(request);
-        await artifacts.abortMultipartUpload(
-          joinArtifactPath('', wildcardPath(request)),
-          body.string('upload_id'),
-        );
+        await artifacts.abortMultipartUpload(writablePath(request), body.string('upload_id'));
         return sendJson(reply, {});
       });
     }
