@@ -39,6 +39,7 @@ import {
   pacedRun,
   warmUp,
 } from './workloads.mjs';
+import { measureMachineJitter } from './machine-jitter.mjs';
 import { startWindow } from './window-stats.mjs';
 
 const servingDir = path.dirname(fileURLToPath(import.meta.url));
@@ -752,6 +753,19 @@ function report(model, servers, comparison) {
 }
 
 /**
+ * One summary line of the machine's own stalls.
+ * @param {string} when
+ * @param {Awaited<ReturnType<typeof measureMachineJitter>>} jitter
+ */
+function stallsLine(when, { oneThread, allCores }) {
+  return (
+    `machine stalls ${when} (spinning threads, no server): 1 thread: longest ${oneThread.maxGapMs} ms, ` +
+    `${oneThread.gapsOver5Ms} over 5 ms in ${oneThread.seconds} s; ${allCores.threads} threads (every core): ` +
+    `longest ${allCores.maxGapMs} ms, ${allCores.gapsOver5Ms} over 5 ms, ${allCores.lostMsPerSecond} ms lost per second per thread\n`
+  );
+}
+
+/**
  * Entry point used by `bench/run.mjs`.
  * @param {string[]} argv  the arguments after the benchmark's name
  * @returns {Promise<number>} the exit code
@@ -760,6 +774,10 @@ export async function run(argv) {
   const opts = parseArgs(argv);
   const base = opts.quick ? QUICK : FULL;
   const sizes = opts.clients ? { ...base, concurrencies: opts.clients } : base;
+  const jitterSeconds = opts.quick ? 2 : 5;
+  log(`machine stalls: spinning 1 thread, then one per core, ${jitterSeconds} s each`);
+  const jitterBefore = await measureMachineJitter(jitterSeconds);
+  log(`  -> ${JSON.stringify(jitterBefore)}`);
   /** @type {Record<string, { model: string, servers: Record<string, Figures>, comparison: ReturnType<typeof compare>, checksFailed: string[] }>} */
   const models = {};
   for (const key of opts.models) {
@@ -772,6 +790,9 @@ export async function run(argv) {
       checksFailed: failedChecks(servers),
     };
   }
+  log('machine stalls again, after the servers');
+  const jitterAfter = await measureMachineJitter(jitterSeconds);
+  log(`  -> ${JSON.stringify(jitterAfter)}`);
   const checksFailed = Object.entries(models).flatMap(([key, m]) =>
     m.checksFailed.map((server) => `${key}/${server}`),
   );
@@ -791,10 +812,12 @@ export async function run(argv) {
         'onnxruntime-node InferenceSession.run in the benchmark process, intraOpNumThreads 1, one row per call, same rows, same concurrencies (runs take turns on the one thread)',
       http: 'bench/serving/http-ceiling.mjs: node:http, JSON.parse of the body, JSON answer of the expected outputs, no inference; OIP v2 bodies',
       memory: 'summed VmRSS / Pss of each server process tree after its workload',
+      machineStalls:
+        'bench/serving/machine-jitter.mjs, before and after the servers: threads spinning on performance.now() with nothing else running; a gap between two reads is time the machine took the thread off its CPU, which bounds any tail latency measured here',
       sizes,
       ...(opts.yardNodeOptions.length > 0 && { yardNodeOptions: opts.yardNodeOptions }),
     },
-    machine: machineInfo(),
+    machine: { ...machineInfo(), stalls: { before: jitterBefore, after: jitterAfter } },
     models,
     checksFailed,
   };
@@ -804,6 +827,8 @@ export async function run(argv) {
     Object.entries(models)
       .map(([key, m]) => report(/** @type {ModelKey} */ (key), m.servers, m.comparison))
       .join('') +
+      stallsLine('before', jitterBefore) +
+      stallsLine('after', jitterAfter) +
       (checksFailed.length ? `correctness checks FAILED for: ${checksFailed.join(', ')}\n` : '') +
       `appended to ${path.relative(process.cwd(), file)}\n`,
   );
