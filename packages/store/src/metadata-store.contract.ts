@@ -1553,6 +1553,31 @@ export function runMetadataStoreContract(
           expect(await events('d', 2, 50)).toEqual({ items: [], nextOffset: null });
           await expect(events('d', 0)).rejects.toBeInstanceOf(InvalidParameterError);
         });
+
+        it('pages events newest first on request', async () => {
+          await store.createDeployment({ name: 'd', variants: [primary], actor: 'a' });
+          for (let i = 0; i < 4; i++) {
+            await store.updateDeployment('d', {
+              statusReason: `r${i}`,
+              event: { actor: 'a', action: 'note', reason: `r${i}` },
+            });
+          }
+          const newest = (offset: number) =>
+            store.listDeploymentEvents('d', { maxResults: 2, offset }, 'desc');
+          const first = await newest(0);
+          expect(first.items.map((e) => e.sequence)).toEqual([5, 4]);
+          const second = await newest(first.nextOffset ?? 0);
+          expect(second.items.map((e) => e.sequence)).toEqual([3, 2]);
+          const last = await newest(second.nextOffset ?? 0);
+          expect(last).toMatchObject({ nextOffset: null });
+          expect(last.items.map((e) => e.action)).toEqual(['created']);
+          await expect(
+            store.listDeploymentEvents('d', { maxResults: 2, offset: 0 }, 'sideways' as 'asc'),
+          ).rejects.toBeInstanceOf(InvalidParameterError);
+          await expect(
+            store.listDeploymentEvents('nope', { maxResults: 2, offset: 0 }, 'desc'),
+          ).rejects.toBeInstanceOf(NotFoundError);
+        });
       });
 
       // ------------------------------------------------------------ pipeline cache

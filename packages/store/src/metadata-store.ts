@@ -40,6 +40,9 @@ export interface PageRequest {
   offset: number;
 }
 
+/** The order of a deployment's events: `asc` oldest first (the default), `desc` newest first. */
+export type EventOrder = 'asc' | 'desc';
+
 export interface SearchExperimentsQuery extends PageRequest {
   viewType: ViewType;
   filter: Filter;
@@ -363,10 +366,14 @@ export interface MetadataStore {
    */
   deleteDeployment(name: string, actor: string, reason?: string): Promise<void>;
   /**
-   * The events recorded under a deployment name, oldest first, also after deletion. Throws
-   * `NotFoundError` only when the name has no events at all.
+   * The events recorded under a deployment name, also after deletion: oldest first, or newest
+   * first with `order` `'desc'`. Throws `NotFoundError` only when the name has no events at all.
    */
-  listDeploymentEvents(name: string, page: PageRequest): Promise<Page<DeploymentEvent>>;
+  listDeploymentEvents(
+    name: string,
+    page: PageRequest,
+    order?: EventOrder,
+  ): Promise<Page<DeploymentEvent>>;
 
   // ---- pipeline step cache ----
   /**

@@ -53,6 +53,7 @@ import type {
   MetricSeriesChunk,
   MetricSeriesSample,
   Page,
+  EventOrder,
   PageRequest,
   PutPipelineCacheEntryInput,
   SearchExperimentsQuery,
@@ -280,6 +281,9 @@ function isLater(
   const bv = Number.isNaN(b.value) ? 0 : b.value;
   return av > bv;
 }
+
+/** The orders `listDeploymentEvents` takes. */
+const EVENT_ORDERS: ReadonlySet<string> = new Set<EventOrder>(['asc', 'desc']);
 
 /**
  * A `MetadataStore` on SQLite or PostgreSQL. Create it with `createMetadataStore`; call
@@ -1491,13 +1495,24 @@ export class SqlMetadataStore implements MetadataStore {
     });
   }
 
-  async listDeploymentEvents(name: string, page: PageRequest): Promise<Page<DeploymentEvent>> {
+  async listDeploymentEvents(
+    name: string,
+    page: PageRequest,
+    order: EventOrder = 'asc',
+  ): Promise<Page<DeploymentEvent>> {
     checkPage(page);
+    // Checked at run time too: the order may come from a caller that skipped the types.
+    if (!EVENT_ORDERS.has(order)) {
+      throw new InvalidParameterError(
+        `The order of events is 'asc' (oldest first) or 'desc' (newest first), got '${order}'.`,
+        { order },
+      );
+    }
     const rows = await this.#db
       .selectFrom('deployment_events')
       .selectAll()
       .where('deployment_name', '=', name)
-      .orderBy('sequence')
+      .orderBy('sequence', order)
       .limit(page.maxResults + 1)
       .offset(page.offset)
       .execute();
