@@ -181,7 +181,7 @@ export interface CreateDeploymentInput {
   reason?: string;
 }
 
-/** A page of a deployment's events, oldest first. */
+/** A page of a deployment's events, in the order asked for (oldest first by default). */
 export interface DeploymentEventPage {
   events: DeploymentEvent[];
   nextPageToken?: string;

@@ -316,10 +316,10 @@ export interface DeploymentsApi {
   ): Promise<DeploymentMetrics>;
   /** Stops serving and deletes the deployment (its events are kept). */
   delete(name: string, options?: { reason?: string }): Promise<void>;
-  /** One page of the deployment's events, oldest first. */
+  /** One page of the deployment's events, oldest first (`order: 'desc'`: newest first). */
   events(
     name: string,
-    options?: { maxResults?: number; pageToken?: string },
+    options?: { maxResults?: number; pageToken?: string; order?: 'asc' | 'desc' },
   ): Promise<DeploymentEventPage>;
   /**
    * Polls until the deployment is no longer `loading` and returns it (`ready`, `failed`, ...).
@@ -656,7 +656,7 @@ export function createClient(options: ClientOptions): YardClient {
       http({
         method: 'GET',
         path: `${deploymentPath(name)}/events`,
-        query: { maxResults: o.maxResults, pageToken: o.pageToken },
+        query: { maxResults: o.maxResults, pageToken: o.pageToken, order: o.order },
       }),
     waitUntilSettled: async (name, o = {}) => {
       const deadline = Date.now() + (o.timeoutMs ?? 300_000);

@@ -472,6 +472,13 @@ describe('deployment lifecycle: digest checks, restarts and deletion', () => {
       const history = await call(server, 'GET', '/api/v1/deployments/iris/events');
       const actions = (history.body['events'] as { action: string }[]).map((e) => e.action);
       expect(actions.at(-1)).toBe('deleted');
+      const newest = await call(server, 'GET', '/api/v1/deployments/iris/events?order=desc');
+      expect((newest.body['events'] as { action: string }[]).map((e) => e.action)).toEqual(
+        [...actions].reverse(),
+      );
+      const sideways = await call(server, 'GET', '/api/v1/deployments/iris/events?order=up');
+      expect(sideways.status).toBe(400);
+      expect(JSON.stringify(sideways.body)).toContain('order');
     } finally {
       await server.close();
     }

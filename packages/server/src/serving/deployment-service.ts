@@ -34,7 +34,12 @@ import type {
   Tensor,
   TrafficSplitter,
 } from '@modelyard/core';
-import type { ArtifactStore, DeploymentEventInput, MetadataStore } from '@modelyard/store';
+import type {
+  ArtifactStore,
+  DeploymentEventInput,
+  EventOrder,
+  MetadataStore,
+} from '@modelyard/store';
 import { proxiedArtifactPath } from '../services/artifact-uris.js';
 import type { RegistryService } from '../services/registry-service.js';
 import { tokenOf } from '../services/tracking-service.js';
@@ -419,7 +424,12 @@ export class DeploymentService {
   /** A page of the deployment's events, oldest first. */
   async events(
     name: string,
-    args: { maxResults?: number | undefined; pageToken?: string | undefined },
+    args: {
+      maxResults?: number | undefined;
+      pageToken?: string | undefined;
+      /** `asc` oldest first (default), `desc` newest first. */
+      order?: EventOrder | undefined;
+    },
   ): Promise<{ items: DeploymentEvent[]; nextPageToken: string | undefined }> {
     const maxResults = args.maxResults ?? 100;
     if (!Number.isInteger(maxResults) || maxResults < 1 || maxResults > 1000) {
@@ -427,10 +437,11 @@ export class DeploymentService {
         maxResults,
       });
     }
-    const page = await this.#store.listDeploymentEvents(name, {
-      maxResults,
-      offset: decodePageToken(args.pageToken),
-    });
+    const page = await this.#store.listDeploymentEvents(
+      name,
+      { maxResults, offset: decodePageToken(args.pageToken) },
+      args.order ?? 'asc',
+    );
     return { items: page.items, nextPageToken: tokenOf(page.nextOffset) };
   }
 

@@ -232,6 +232,11 @@ const ScaleBody = Type.Object({
 const EventsQuery = Type.Object({
   maxResults: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
   pageToken: Type.Optional(Type.String()),
+  order: Type.Optional(
+    Type.Union([Type.Literal('asc'), Type.Literal('desc')], {
+      description: '`asc` (default): oldest first; `desc`: newest first.',
+    }),
+  ),
 });
 const DeleteQuery = Type.Object({ reason: Type.Optional(Type.String()) });
 
@@ -450,7 +455,7 @@ export function registerDeploymentRoutes(
     {
       schema: {
         operationId: 'listDeploymentEvents',
-        summary: "A deployment's events, oldest first",
+        summary: "A deployment's events, oldest first (or newest first with order=desc)",
         tags: TAGS,
         params: NameParams,
         querystring: EventsQuery,
