@@ -1,5 +1,5 @@
 import type { DeploymentMetrics, VariantMetrics } from '@modelyard/client';
-import type { AbReport, Deployment, DeploymentVariant } from '@modelyard/core';
+import type { AbReport, Deployment, DeploymentEvent, DeploymentVariant } from '@modelyard/core';
 import { formatNumber, formatTime, renderTable } from './table-format.js';
 
 /** `churn@champion -> churn/3`: the model URI as given and the version it resolved to. */
@@ -24,6 +24,27 @@ export function deploymentsTable(deployments: Deployment[]): string {
       formatTime(d.updatedAt),
       d.statusReason,
     ]),
+  );
+}
+
+/** Details longer than this are cut in the events table (`--json` has them whole). */
+const DETAILS_WIDTH = 80;
+
+/** One row per event: sequence, time, actor, action, reason and its details as compact JSON. */
+export function eventsTable(events: readonly DeploymentEvent[]): string {
+  return renderTable(
+    ['#', 'Time', 'Actor', 'Action', 'Reason', 'Details'],
+    events.map((e) => {
+      const details = Object.keys(e.details).length === 0 ? '' : JSON.stringify(e.details);
+      return [
+        String(e.sequence),
+        formatTime(e.at),
+        e.actor,
+        e.action,
+        e.reason,
+        details.length > DETAILS_WIDTH ? `${details.slice(0, DETAILS_WIDTH - 3)}...` : details,
+      ];
+    }),
   );
 }
 

@@ -154,6 +154,38 @@ describe('yard deployments against a real server', () => {
       'batch the nightly scoring',
       '',
     ]);
+    // `yard deployments events`: newest first, paged, the next page's command printed.
+    const newest = await yard([
+      '--server',
+      server.url,
+      'deployments',
+      'events',
+      'iris',
+      '--max-results',
+      '2',
+    ]);
+    expect(newest.error).toBeUndefined();
+    const last = events.events.at(-1);
+    expect(newest.out).toMatch(new RegExp(`│ ${String(last?.sequence)} +│ .*│ updated +│`));
+    expect(newest.out).toMatch(
+      /More events: yard deployments events iris --max-results 2 --page-token \S+/,
+    );
+    const oldest = await yard([
+      '--server',
+      server.url,
+      'deployments',
+      'events',
+      'iris',
+      '--oldest-first',
+      '--max-results',
+      '1000',
+      '--json',
+    ]);
+    expect(oldest.error).toBeUndefined();
+    const page = JSON.parse(oldest.out) as { events: { sequence: number }[] };
+    expect(page.events.map((e) => e.sequence)).toEqual(events.events.map((e) => e.sequence));
+    const unknown = await yard(['--server', server.url, 'deployments', 'events', 'ghost']);
+    expect(unknown.error?.message).toMatch(/ghost/);
   });
 
   it('refuses an empty or contradictory update, and one of an unknown deployment', async () => {

@@ -3,7 +3,12 @@ import { CliError } from './cli-io.js';
 import type { CliIo } from './cli-io.js';
 import { batchingFrom } from './deployment-flags.js';
 import type { BatchingFlags } from './deployment-flags.js';
-import { deploymentDetails, deploymentsTable as table, modelsOf } from './deployment-view.js';
+import {
+  deploymentDetails,
+  deploymentsTable as table,
+  eventsTable,
+  modelsOf,
+} from './deployment-view.js';
 import { addManifestCommand } from './k8s/manifest-command.js';
 import { addRolloutCommands } from './rollout-command.js';
 import { clientFor, withServer } from './server-connection.js';
@@ -30,7 +35,7 @@ interface UpdateFlags extends BatchingFlags {
 }
 
 /**
- * Adds `yard deployments create|list|get|update|scale|delete|manifest` and the rollout commands
+ * Adds `yard deployments create|list|get|update|scale|events|delete|manifest` and the rollout commands
  * (`rollout|promote|rollback|metrics|outcomes`).
  */
 export function addDeploymentsCommand(program: Command, io: CliIo): void {
@@ -47,6 +52,7 @@ export function addDeploymentsCommand(program: Command, io: CliIo): void {
         '  $ yard deployments rollout churn --model models:/churn/4 --strategy canary --wait\n' +
         '  $ yard deployments metrics churn\n' +
         '  $ yard deployments rollback churn --reason "p95 too high"\n' +
+        '  $ yard deployments events churn --max-results 50\n' +
         '  $ yard deployments delete churn\n' +
         '  $ yard deployments manifest churn --env-secret yard-stores > churn.yaml\n',
     );
@@ -228,6 +234,51 @@ export function addDeploymentsCommand(program: Command, io: CliIo): void {
         );
         if (flags.json === true) io.out(toJson(deployment));
         else io.out(table([deployment]));
+      },
+    );
+
+  deployments
+    .command('events <name>')
+    .description(
+      'Show what happened to a deployment (who, when, what, why), newest first; also after it ' +
+        'was deleted.',
+    )
+    .option('--max-results <n>', 'events per page, 1 to 1000', positiveInt, 20)
+    .option('--oldest-first', 'from the first event on instead')
+    .option('--page-token <token>', 'the next page, as printed after the previous one')
+    .option('--json', 'print the page as JSON ({events, nextPageToken})')
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  $ yard deployments events churn\n' +
+        '  $ yard deployments events churn --oldest-first --max-results 100 --json\n',
+    )
+    .action(
+      async (
+        name: string,
+        flags: { maxResults: number; oldestFirst?: boolean; pageToken?: string; json?: boolean },
+        command: Command,
+      ) => {
+        const client = clientFor(command);
+        const page = await withServer(() =>
+          client.deployments.events(name, {
+            maxResults: flags.maxResults,
+            order: flags.oldestFirst === true ? 'asc' : 'desc',
+            ...(flags.pageToken !== undefined && { pageToken: flags.pageToken }),
+          }),
+        );
+        if (flags.json === true) {
+          io.out(toJson(page));
+          return;
+        }
+        io.out(eventsTable(page.events));
+        if (page.nextPageToken !== undefined) {
+          io.out(
+            `More events: yard deployments events ${name}` +
+              `${flags.oldestFirst === true ? ' --oldest-first' : ''} ` +
+              `--max-results ${String(flags.maxResults)} --page-token ${page.nextPageToken}\n`,
+          );
+        }
       },
     );
 
