@@ -174,6 +174,11 @@ describe.skipIf(!haveChromium)('the deployment and pipeline pages in Chromium', 
     ]);
     await page.getByRole('button', { name: 'Rollback' }).waitFor({ state: 'detached' });
     await page.getByTestId('events').getByText('checked by hand').first().waitFor();
+    // Newest first: the rollback is the top row.
+    const newest = await yard.deployments.events('iris-scorer', { order: 'desc', maxResults: 1 });
+    const top = page.getByTestId('event-row').first();
+    await top.getByText(newest.events[0]?.action ?? '?', { exact: true }).waitFor();
+    expect(await top.innerText()).toContain('checked by hand');
   }, 90_000);
 
   it("draws a finished pipeline's graph with every step's status, and a step's log", async () => {
