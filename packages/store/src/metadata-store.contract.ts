@@ -1533,7 +1533,8 @@ export function runMetadataStoreContract(
           ]);
         });
 
-        it('pages events oldest first', async () => {
+        /** Deployment `d`: its `created` event, then notes `r0`..`r3` (sequences 1..5). */
+        const deploymentWithFiveEvents = async () => {
           await store.createDeployment({ name: 'd', variants: [primary], actor: 'a' });
           for (let i = 0; i < 4; i++) {
             await store.updateDeployment('d', {
@@ -1541,6 +1542,10 @@ export function runMetadataStoreContract(
               event: { actor: 'a', action: 'note', reason: `r${i}` },
             });
           }
+        };
+
+        it('pages events oldest first', async () => {
+          await deploymentWithFiveEvents();
           const first = await events('d', 2);
           expect(first.items.map((e) => e.sequence)).toEqual([1, 2]);
           expect(first.nextOffset).toBe(2);
@@ -1555,13 +1560,7 @@ export function runMetadataStoreContract(
         });
 
         it('pages events newest first on request', async () => {
-          await store.createDeployment({ name: 'd', variants: [primary], actor: 'a' });
-          for (let i = 0; i < 4; i++) {
-            await store.updateDeployment('d', {
-              statusReason: `r${i}`,
-              event: { actor: 'a', action: 'note', reason: `r${i}` },
-            });
-          }
+          await deploymentWithFiveEvents();
           const newest = (offset: number) =>
             store.listDeploymentEvents('d', { maxResults: 2, offset }, 'desc');
           const first = await newest(0);
