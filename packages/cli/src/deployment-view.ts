@@ -28,9 +28,12 @@ export function deploymentsTable(deployments: Deployment[]): string {
 }
 
 /** Details longer than this are cut in the events table (`--json` has them whole). */
-const DETAILS_WIDTH = 80;
+const DETAILS_LENGTH = 120;
 
-/** One row per event: sequence, time, actor, action, reason and its details as compact JSON. */
+/**
+ * One row per event: sequence, time, actor, action, reason and its details as compact JSON;
+ * the reason and details wrap, so that a long digest does not widen the table.
+ */
 export function eventsTable(events: readonly DeploymentEvent[]): string {
   return renderTable(
     ['#', 'Time', 'Actor', 'Action', 'Reason', 'Details'],
@@ -42,9 +45,10 @@ export function eventsTable(events: readonly DeploymentEvent[]): string {
         e.actor,
         e.action,
         e.reason,
-        details.length > DETAILS_WIDTH ? `${details.slice(0, DETAILS_WIDTH - 3)}...` : details,
+        details.length > DETAILS_LENGTH ? `${details.slice(0, DETAILS_LENGTH - 3)}...` : details,
       ];
     }),
+    [null, null, null, null, 48, 42],
   );
 }
 

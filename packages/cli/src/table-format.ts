@@ -1,9 +1,25 @@
 import Table from 'cli-table3';
 import { InvalidArgumentError } from 'commander';
 
-/** Renders rows under `head` as a plain (uncoloured) table, ending with a newline. */
-export function renderTable(head: string[], rows: string[][]): string {
-  const table = new Table({ head, style: { head: [], border: [], compact: true } });
+/**
+ * Renders rows under `head` as a plain (uncoloured) table, ending with a newline. With
+ * `widths`, a column with a width wraps its cells at that many characters (null: as wide as its
+ * widest cell).
+ */
+export function renderTable(
+  head: string[],
+  rows: string[][],
+  widths?: readonly (number | null)[],
+): string {
+  const table = new Table({
+    head,
+    style: { head: [], border: [], compact: true },
+    ...(widths !== undefined && {
+      colWidths: [...widths],
+      wordWrap: true,
+      wrapOnWordBoundary: false,
+    }),
+  });
   table.push(...rows);
   return `${table.toString()}\n`;
 }
