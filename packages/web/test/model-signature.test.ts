@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   describeField,
@@ -8,17 +7,9 @@ import {
   runArtifactLocation,
   signatureFromMlModel,
 } from '../src/model-signature.js';
+import { IRIS_MODEL_DIR } from './fixtures.js';
 
-const FIXTURE = join(
-  dirname(fileURLToPath(import.meta.url)),
-  '..',
-  '..',
-  'server',
-  'test',
-  'fixtures',
-  'iris-like-onnx',
-  'MLmodel',
-);
+const FIXTURE = join(IRIS_MODEL_DIR, 'MLmodel');
 
 describe('the signature of an MLmodel file', () => {
   it('reads the tensor signature MLflow wrote for the ONNX fixture', async () => {

@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { createClient } from '@modelyard/client';
@@ -9,16 +8,7 @@ import { pipeline, runPipeline, step } from '@modelyard/pipelines';
 import type { RunSummary } from '@modelyard/pipelines';
 import { haveChromium, openBrowserHarness, screenshot } from './browser-harness.js';
 import type { BrowserHarness } from './browser-harness.js';
-
-const FIXTURE = join(
-  dirname(fileURLToPath(import.meta.url)),
-  '..',
-  '..',
-  'server',
-  'test',
-  'fixtures',
-  'iris-like-onnx',
-);
+import { IRIS_MODEL_DIR } from './fixtures.js';
 
 interface Expected {
   input: { name: string; shape: number[]; rows: number[][] };
@@ -58,7 +48,7 @@ describe.skipIf(!haveChromium)('the deployment and pipeline pages in Chromium', 
       await yard.runs.artifacts.upload(
         run.info.runId,
         `model/${file}`,
-        await readFile(join(FIXTURE, file)),
+        await readFile(join(IRIS_MODEL_DIR, file)),
       );
     }
     const version = await yard.modelVersions.create(model, {
@@ -72,7 +62,9 @@ describe.skipIf(!haveChromium)('the deployment and pipeline pages in Chromium', 
     harness = await openBrowserHarness('yard-operations-ui-');
     ({ url, page } = harness);
     yard = createClient({ baseUrl: url });
-    expected = JSON.parse(await readFile(join(FIXTURE, 'expected.json'), 'utf8')) as Expected;
+    expected = JSON.parse(
+      await readFile(join(IRIS_MODEL_DIR, 'expected.json'), 'utf8'),
+    ) as Expected;
     const experiment = await yard.experiments.create({ name: 'iris-training' });
     await yard.registeredModels.create({ name: 'iris' });
     await registerFixture('iris', experiment.experimentId);

@@ -1,23 +1,14 @@
 import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { createClient } from '@modelyard/client';
 import type { YardClient } from '@modelyard/client';
 import { haveChromium, openBrowserHarness, screenshot } from './browser-harness.js';
 import type { BrowserHarness } from './browser-harness.js';
+import { IRIS_MODEL_DIR } from './fixtures.js';
 
-const MLMODEL = join(
-  dirname(fileURLToPath(import.meta.url)),
-  '..',
-  '..',
-  'server',
-  'test',
-  'fixtures',
-  'iris-like-onnx',
-  'MLmodel',
-);
+const MLMODEL = join(IRIS_MODEL_DIR, 'MLmodel');
 
 /** Polls `read` until it answers `expected` (the UI's write lands a moment after the click). */
 async function eventually<T>(read: () => Promise<T>, expected: T): Promise<void> {
